@@ -1,0 +1,1 @@
+"""CDK constructs and stacks for claude-serverless-kit."""

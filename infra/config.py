@@ -1,0 +1,146 @@
+"""Typed per-environment settings read from the `environments` block of cdk.json context.
+
+Everything that differs between dev, staging and prod lives here and is validated once at synth time, so a typo
+or an impossible value fails `cdk synth` with the key that is wrong instead of surfacing after a deploy.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+                      2922, 3288, 3653)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClaudeConfig(_Strict):
+    model: str = "claude-sonnet-5-5"
+    fallback_model: str | None = "claude-haiku-5-5"
+    allowed_models: tuple[str, ...] = ("claude-sonnet-5-5", "claude-haiku-5-5")
+    max_tokens_cap: PositiveInt = 4096
+    context_max_turns: PositiveInt = 40
+    context_max_tokens: PositiveInt = 100_000
+    #: Prices override (USD per million tokens) merged over functions/claude_kit/data/models.json.
+    price_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _models_allowed(self) -> ClaudeConfig:
+        for field in ("model", "fallback_model"):
+            value = getattr(self, field)
+            if value is not None and value not in self.allowed_models:
+                raise ValueError(f"{field} {value!r} must be one of allowed_models {list(self.allowed_models)}")
+        return self
+
+
+class SecretConfig(_Strict):
+    #: Import this existing secret by name instead of creating /claude-kit/<env>/anthropic-api-key.
+    existing_secret_name: str | None = None
+    cache_ttl_seconds: PositiveInt = 300
+
+
+class ChatConfig(_Strict):
+    memory_mb: Annotated[int, Field(ge=128, le=10240)] = 1024
+    timeout_seconds: Annotated[int, Field(ge=30, le=900)] = 900
+    reserved_concurrency: PositiveInt | None = None
+    provisioned_concurrency: Annotated[int, Field(ge=0)] = 0
+    snapstart: bool = False
+    #: Pinned AWS Lambda Web Adapter layer version (arm64), account 753240598075.
+    lwa_layer_version: PositiveInt = 25
+    throttle_rate_per_second: PositiveFloat = 10
+    throttle_burst: PositiveInt = 20
+    daily_request_quota: PositiveInt = 10_000
+    cognito_enabled: bool = False
+    cors_allow_origins: tuple[str, ...] = ()
+    message_max_chars: PositiveInt = 32_000
+    session_ttl_days: PositiveInt = 30
+
+
+class QueueConfig(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,39}$")]
+    mode: Literal["batch", "realtime"] = "batch"
+    batch_size: Annotated[int, Field(ge=1, le=10_000)] = 100
+    max_batching_window_seconds: Annotated[int, Field(ge=0, le=300)] = 30
+    max_receive_count: Annotated[int, Field(ge=1, le=1000)] = 5
+    max_concurrency: Annotated[int, Field(ge=2, le=1000)] = 2
+    consumer_timeout_seconds: Annotated[int, Field(ge=10, le=900)] = 120
+    consumer_memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+
+
+class BatchConfig(_Strict):
+    queues: tuple[QueueConfig, ...] = (QueueConfig(name="default"),)
+    poll_interval_minutes: PositiveInt = 5
+    results_expire_days: PositiveInt = 90
+
+
+class AlertsConfig(_Strict):
+    emails: tuple[EmailStr, ...] = ()
+    daily_cost_threshold_usd: PositiveFloat = 50
+    monthly_budget_usd: PositiveFloat = 1000
+    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5
+    latency_p99_ms: PositiveInt = 60_000
+    ttft_p95_ms: PositiveInt = 5_000
+    throttles_per_5_minutes: PositiveInt = 10
+    oldest_message_age_seconds: PositiveInt = 3600
+    spend_guard_enabled: bool = True
+    spend_guard_auto_reopen_daily: bool = True
+    user_daily_usd_allowance: PositiveFloat | None = 5.0
+    user_daily_token_allowance: PositiveInt | None = None
+
+
+class EnvironmentConfig(_Strict):
+    """One deployable environment (dev, staging, prod …)."""
+
+    account: Annotated[str, Field(pattern=r"^(\d{12}|unknown)$")] = "unknown"
+    region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "us-east-1"
+    log_retention_days: int = 30
+    removal_policy: Literal["destroy", "retain"] = "destroy"
+    claude: ClaudeConfig = ClaudeConfig()
+    secret: SecretConfig = SecretConfig()
+    chat: ChatConfig = ChatConfig()
+    batch: BatchConfig = BatchConfig()
+    alerts: AlertsConfig = AlertsConfig()
+
+    @model_validator(mode="after")
+    def _retention_is_valid(self) -> EnvironmentConfig:
+        if self.log_retention_days not in LOG_RETENTION_DAYS:
+            raise ValueError(f"log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        return self
+
+    @property
+    def account_or_none(self) -> str | None:
+        return None if self.account == "unknown" else self.account
+
+
+class ConfigError(ValueError):
+    """cdk.json holds a value the kit cannot deploy; the message names the key."""
+
+
+def _format(env_name: str, exc: ValidationError) -> str:
+    lines = [f"cdk.json: invalid settings for environment {env_name!r}:"]
+    for error in exc.errors():
+        key = ".".join(str(part) for part in ("environments", env_name, *error["loc"]))
+        lines.append(f"  {key}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def load_environment(environments: Any, env_name: str) -> EnvironmentConfig:
+    """Validate the block for `env_name` from the `environments` context value."""
+    if not isinstance(environments, dict) or not environments:
+        raise ConfigError("cdk.json: context key 'environments' must map environment names to settings")
+    if env_name not in environments:
+        raise ConfigError(
+            f"cdk.json: unknown environment {env_name!r} (-c env=...); known: {sorted(environments)}"
+        )
+    try:
+        return EnvironmentConfig.model_validate(environments[env_name])
+    except ValidationError as exc:
+        raise ConfigError(_format(env_name, exc)) from exc
