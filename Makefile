@@ -4,8 +4,10 @@
 
 SHELL := /bin/bash
 ENV ?= dev
-# The Lambda runtime is Python 3.13: develop and test on the same version.
-PYTHON ?= $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n 1 || command -v python3)
+# The Lambda runtime is Python 3.13: develop and test on the same version when it is available.
+# The first candidate that actually runs (a pyenv shim for an inactive version exists but fails).
+PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3.12 python3; do \
+	  "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -13,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 CDK := npx --no-install cdk
 
-.PHONY: install local demo test lint typecheck unit synth deploy diff bench clean
+.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench clean
 
 $(STAMP): functions/requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +49,10 @@ unit: $(STAMP)
 
 synth: install
 	$(CDK) synth -c env=$(ENV) --quiet
+
+# Once per account/region: the CDK's asset bucket and deploy roles for the environment's account and region.
+bootstrap: install
+	$(CDK) bootstrap -c env=$(ENV)
 
 diff: install
 	$(CDK) diff -c env=$(ENV)

@@ -1,7 +1,7 @@
 """Typed per-environment settings read from the `environments` block of cdk.json context.
 
-Everything that differs between dev, staging and prod lives here and is validated once at synth time, so a typo
-or an impossible value fails `cdk synth` with the key that is wrong instead of surfacing after a deploy.
+Everything that differs between dev, staging and prod lives here and is validated once at synth time, so a
+typo or an impossible value fails `cdk synth` with the key that is wrong instead of surfacing after a deploy.
 """
 
 from __future__ import annotations
@@ -14,8 +14,34 @@ PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 
 # The retention periods CloudWatch Logs accepts.
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
-                      2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+#: The first Lambda Web Adapter layer (arm64) that relays SnapStart runtime hooks to the web app.
+LWA_SNAPSTART_LAYER_VERSION = 30
 
 
 class _Strict(BaseModel):
@@ -37,7 +63,8 @@ class ClaudeConfig(_Strict):
         for field in ("model", "fallback_model"):
             value = getattr(self, field)
             if value is not None and value not in self.allowed_models:
-                raise ValueError(f"{field} {value!r} must be one of allowed_models {list(self.allowed_models)}")
+                allowed = list(self.allowed_models)
+                raise ValueError(f"{field} {value!r} must be one of allowed_models {allowed}")
         return self
 
 
@@ -53,8 +80,9 @@ class ChatConfig(_Strict):
     reserved_concurrency: PositiveInt | None = None
     provisioned_concurrency: Annotated[int, Field(ge=0)] = 0
     snapstart: bool = False
-    #: Pinned AWS Lambda Web Adapter layer version (arm64), account 753240598075.
-    lwa_layer_version: PositiveInt = 25
+    #: Pinned AWS Lambda Web Adapter layer version (arm64), account 753240598075. 30 is LWA 1.1.0, the first
+    #: release that forwards SnapStart's before-checkpoint / after-restore hooks to the app (docs/chat.md).
+    lwa_layer_version: PositiveInt = 30
     throttle_rate_per_second: PositiveFloat = 10
     throttle_burst: PositiveInt = 20
     daily_request_quota: PositiveInt = 10_000
@@ -62,6 +90,16 @@ class ChatConfig(_Strict):
     cors_allow_origins: tuple[str, ...] = ()
     message_max_chars: PositiveInt = 32_000
     session_ttl_days: PositiveInt = 30
+
+    @model_validator(mode="after")
+    def _snapstart_is_possible(self) -> ChatConfig:
+        if self.snapstart and self.provisioned_concurrency:
+            raise ValueError("snapstart and provisioned_concurrency cannot both be on (Lambda refuses it)")
+        if self.snapstart and self.lwa_layer_version < LWA_SNAPSTART_LAYER_VERSION:
+            raise ValueError(
+                f"snapstart needs lwa_layer_version >= {LWA_SNAPSTART_LAYER_VERSION} (Lambda Web Adapter 1.1)"
+            )
+        return self
 
 
 class QueueConfig(_Strict):
@@ -73,12 +111,27 @@ class QueueConfig(_Strict):
     max_concurrency: Annotated[int, Field(ge=2, le=1000)] = 2
     consumer_timeout_seconds: Annotated[int, Field(ge=10, le=900)] = 120
     consumer_memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
+    #: Largest SQS message (work item + attributes). SQS accepts up to 1 MiB; 256 KiB keeps the classic limit.
+    max_message_bytes: Annotated[int, Field(ge=4096, le=1_048_576)] = 262_144
+
+    @model_validator(mode="after")
+    def _window_allows_batch_size(self) -> QueueConfig:
+        if self.batch_size > 10 and self.max_batching_window_seconds == 0:
+            raise ValueError("batch_size above 10 needs max_batching_window_seconds >= 1 (Lambda refuses it)")
+        return self
 
 
 class BatchConfig(_Strict):
     queues: tuple[QueueConfig, ...] = (QueueConfig(name="default"),)
     poll_interval_minutes: PositiveInt = 5
     results_expire_days: PositiveInt = 90
+
+    @model_validator(mode="after")
+    def _queue_names_unique(self) -> BatchConfig:
+        names = [queue.name for queue in self.queues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"queue names must be unique, got {names}")
+        return self
 
 
 class AlertsConfig(_Strict):
@@ -94,6 +147,10 @@ class AlertsConfig(_Strict):
     spend_guard_auto_reopen_daily: bool = True
     user_daily_usd_allowance: PositiveFloat | None = 5.0
     user_daily_token_allowance: PositiveInt | None = None
+    #: Fallback-model calls per 5 minutes above which the primary model is considered unhealthy.
+    fallbacks_per_5_minutes: PositiveInt = 5
+    #: Extra HTTPS subscribers of the alert topic (PagerDuty, Opsgenie … SNS integration URLs).
+    https_subscriptions: tuple[Annotated[str, Field(pattern=r"^https://")], ...] = ()
 
 
 class EnvironmentConfig(_Strict):
@@ -103,6 +160,10 @@ class EnvironmentConfig(_Strict):
     region: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = "us-east-1"
     log_retention_days: int = 30
     removal_policy: Literal["destroy", "retain"] = "destroy"
+    #: Refuse `cdk destroy` / stack deletion until switched off again (prod).
+    termination_protection: bool = False
+    #: POWERTOOLS_LOG_LEVEL of every function.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     claude: ClaudeConfig = ClaudeConfig()
     secret: SecretConfig = SecretConfig()
     chat: ChatConfig = ChatConfig()

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
+
+pytest_plugins = [
+    "tests.fixtures.powertools",
+    "tests.fixtures.claude_kit_factories",
+    "tests.fixtures.fake_claude",
+    "tests.fixtures.local_stack",
+    "tests.fixtures.chat",
+]
 
 # Placeholder credentials only: moto accepts anything, and nothing here may reach real AWS or Anthropic.
 _PLACEHOLDER_ENV = {
@@ -16,8 +23,13 @@ _PLACEHOLDER_ENV = {
     "AWS_REGION": "us-east-1",
     "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
 }
-_REMOVED_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL", "AWS_PROFILE",
-                "AWS_ENDPOINT_URL")
+_REMOVED_ENV = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+    "AWS_PROFILE",
+    "AWS_ENDPOINT_URL",
+)
 
 os.environ.update(_PLACEHOLDER_ENV)
 for _name in _REMOVED_ENV:
@@ -25,10 +37,9 @@ for _name in _REMOVED_ENV:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts from the placeholder environment, whatever the previous test set."""
     for name, value in _PLACEHOLDER_ENV.items():
         monkeypatch.setenv(name, value)
     for name in _REMOVED_ENV:
         monkeypatch.delenv(name, raising=False)
-    yield

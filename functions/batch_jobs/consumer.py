@@ -1,0 +1,82 @@
+"""SQS consumer Lambda (`batch_jobs.consumer.handler`): one per queue, in the queue's mode.
+
+Powertools' BatchProcessor reports each failed record as a batch item failure (`ReportBatchItemFailures` is on
+the event source), so only those are redelivered. Batch mode stages every record first, then submits the
+staged items as Message Batches and adds the records of a failed submission to the same response.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from batch_jobs import clients
+from batch_jobs.enqueue import JOB_ITEMS_ATTRIBUTE
+from batch_jobs.intake import InboundMessage, Intake
+from batch_jobs.settings import BatchSettings, get_batch_settings, item_limits
+from batch_jobs.submission import BatchSubmission, RealtimeRun
+from claude_kit.observability import logger, tracer
+from claude_kit.settings import get_settings
+
+#: A claim outlives the invocation by this much, so no other consumer takes an item this one still works on.
+LEASE_MARGIN_SECONDS = 60
+
+# The processor logs failed records through a stdlib logger: the one behind the kit's Powertools Logger.
+processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger(logger.name))
+
+
+def inbound(record: SQSRecord) -> InboundMessage:
+    expected = record.message_attributes[JOB_ITEMS_ATTRIBUTE]  # None when absent (Powertools' mapping)
+    return InboundMessage(
+        message_id=record.message_id,
+        body=record.body,
+        receive_count=int(record.attributes.approximate_receive_count),
+        expected_items=int(expected.string_value) if expected and expected.string_value else None,
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return consume(event, context, get_batch_settings())
+
+
+def consume(
+    event: dict[str, Any], context: LambdaContext, settings: BatchSettings
+) -> PartialItemFailureResponse:
+    """The handler's work for the queue `settings` names (the local stack runs one per queue, in-process)."""
+    remaining_ms = context.get_remaining_time_in_millis
+    jobs, results = clients.get_job_store(), clients.get_result_store()
+    intake = Intake(
+        queue=settings.queue_name,
+        mode=settings.queue_mode,
+        limits=item_limits(get_settings(), settings),
+        jobs=jobs,
+        results=results,
+        lease_seconds=remaining_ms() / 1000 + LEASE_MARGIN_SECONDS,
+    )
+    if settings.queue_mode == "realtime":
+        run = RealtimeRun(
+            intake,
+            clients.get_service(),
+            jobs,
+            results,
+            remaining_ms=remaining_ms,
+            min_remaining_seconds=settings.realtime_min_remaining_seconds,
+        )
+        return process_partial_response(
+            event, lambda record: run.process(inbound(record)), processor, context
+        )
+
+    batches = clients.message_batches(remaining_seconds=lambda: remaining_ms() / 1000)
+    submission = BatchSubmission(intake, batches, jobs, clients.get_guards())
+    response = process_partial_response(
+        event, lambda record: submission.stage(inbound(record)), processor, context
+    )
+    response["batchItemFailures"].extend({"itemIdentifier": message_id} for message_id in submission.submit())
+    return response

@@ -1,0 +1,157 @@
+"""What a consumer does with each SQS message before any Claude call: validate, reject or claim.
+
+Invalid messages become rejection records (S3 object with reason and original body, plus a REJECTED item when
+the message names its job and custom_id) and are then acknowledged: they can never succeed, so retrying them
+would only fill the DLQ. Valid messages are claimed in the jobs table, which is what makes a redelivery
+harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from batch_jobs.results import ResultStore
+from batch_jobs.schema import ID_PATTERN, InvalidWorkItemError, ItemLimits, WorkItem, parse_work_item
+from batch_jobs.store import ClaimOutcome, JobStore, QueuedItem
+from claude_kit.observability import logger
+from claude_kit.telemetry import record_count
+
+_ID = re.compile(ID_PATTERN)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One SQS message, independent of how it arrived (Lambda event, local loop, test)."""
+
+    message_id: str
+    body: str
+    receive_count: int = 1
+    #: How many items the sender put in this job (`job_items` message attribute), when it said so.
+    expected_items: int | None = None
+
+
+class RetryLaterError(Exception):
+    """The message may succeed on a later delivery: report it as a batch item failure so SQS redelivers it."""
+
+
+class Intake:
+    """Per-invocation admission of messages for one queue; remembers which job records it already opened."""
+
+    def __init__(
+        self,
+        *,
+        queue: str,
+        mode: str,
+        limits: ItemLimits,
+        jobs: JobStore,
+        results: ResultStore,
+        lease_seconds: float,
+    ) -> None:
+        self.queue = queue
+        self.mode = mode
+        self._limits = limits
+        self._jobs = jobs
+        self._results = results
+        self._lease_seconds = lease_seconds
+        self._opened: set[str] = set()
+
+    def admit(self, message: InboundMessage) -> tuple[QueuedItem, WorkItem] | None:
+        """The claimed item, or None when nothing is left (rejected, or an earlier delivery handled it)."""
+        try:
+            work = parse_work_item(message.body, self._limits)
+        except InvalidWorkItemError as exc:
+            self.reject(message, exc)
+            return None
+        queued = QueuedItem(
+            job_id=work.job_id or message.message_id,
+            custom_id=work.custom_id,
+            queue=self.queue,
+            mode=self.mode,
+            request=work.model_copy(update={"job_id": work.job_id or message.message_id}).to_json(),
+            model=str(work.params.model),
+            user_id=work.user_id,
+            message_id=message.message_id,
+            receive_count=message.receive_count,
+        )
+        outcome = self._jobs.claim(queued, lease_seconds=self._lease_seconds)
+        if outcome is ClaimOutcome.BUSY:
+            raise RetryLaterError(
+                f"{queued.job_id}/{queued.custom_id} is being processed by another delivery"
+            )
+        if outcome is ClaimOutcome.DONE:
+            logger.info(
+                "Duplicate delivery skipped", extra={"job_id": queued.job_id, "custom_id": queued.custom_id}
+            )
+            return None
+        self._open_job(queued, message.expected_items)
+        return queued, work
+
+    def reject(self, message: InboundMessage, error: InvalidWorkItemError) -> None:
+        job_id, custom_id = _attribution(message)
+        record = {
+            "message_id": message.message_id,
+            "queue": self.queue,
+            "job_id": job_id,
+            "custom_id": custom_id,
+            "reason": error.reason,
+            "errors": error.errors,
+            "body": message.body,
+        }
+        key = self._results.put_rejection(job_id, message.message_id, record)
+        if job_id is not None and custom_id is not None:
+            self._jobs.reject(
+                job_id,
+                custom_id,
+                queue=self.queue,
+                message_id=message.message_id,
+                reason=error.reason,
+                key=key,
+            )
+            self._open_job_for(job_id, owner_user_id=None, expected_items=message.expected_items)
+        record_count("BatchItemsRejected")
+        logger.warning(
+            "Work item rejected",
+            extra={
+                "message_id": message.message_id,
+                "job_id": job_id,
+                "reason": error.reason,
+                "errors": error.errors,
+            },
+        )
+
+    def _open_job(self, queued: QueuedItem, expected_items: int | None) -> None:
+        self._open_job_for(queued.job_id, owner_user_id=queued.user_id, expected_items=expected_items)
+
+    def _open_job_for(self, job_id: str, *, owner_user_id: str | None, expected_items: int | None) -> None:
+        if job_id in self._opened:
+            return
+        self._jobs.open_job(
+            job_id,
+            queue=self.queue,
+            mode=self.mode,
+            owner_user_id=owner_user_id,
+            expected_items=expected_items,
+            results_uri=self._results.job_uri(job_id),
+        )
+        self._opened.add(job_id)
+
+
+def _attribution(message: InboundMessage) -> tuple[str | None, str | None]:
+    """The job and custom_id an invalid message meant, when it says so legibly, so its job's counts add up."""
+    try:
+        body: Any = json.loads(message.body)
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    custom_id, job_id = body.get("custom_id"), body.get("job_id")
+    if not (isinstance(custom_id, str) and _ID.match(custom_id)):
+        return None, None
+    if job_id is None:
+        return message.message_id, custom_id
+    if isinstance(job_id, str) and _ID.match(job_id):
+        return job_id, custom_id
+    return None, None

@@ -1,0 +1,54 @@
+"""A job as its caller sees it: counts of its items per state and where their results are."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from batch_jobs.store import FINAL_STATES, JobStore
+
+
+@dataclass(frozen=True, slots=True)
+class JobSummary:
+    job_id: str
+    queue: str
+    mode: str
+    status: str
+    owner_user_id: str | None
+    #: How many items the sender announced (`job_items`); None when sent without the enqueue helper.
+    expected_items: int | None
+    counts: dict[str, int]
+    results_uri: str | None
+    created_at: str
+    completed_at: str | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def finished(self) -> bool:
+        """Every known item is final and, if the sender said how many to expect, all of them have arrived."""
+        all_final = all(state in FINAL_STATES for state in self.counts)
+        return all_final and (self.expected_items is None or self.total >= self.expected_items)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "total": self.total, "finished": self.finished}
+
+
+def job_summary(jobs: JobStore, job_id: str) -> JobSummary | None:
+    record = jobs.get_job(job_id)
+    if record is None:
+        return None
+    return JobSummary(
+        job_id=record.job_id,
+        queue=record.queue,
+        mode=record.mode,
+        status=record.status,
+        owner_user_id=record.owner_user_id,
+        expected_items=record.expected_items,
+        counts=dict(sorted(jobs.item_counts(job_id).items())),
+        results_uri=record.results_uri,
+        created_at=record.created_at,
+        completed_at=record.completed_at,
+    )

@@ -1,0 +1,151 @@
+"""The chat API's request, response and event shapes: what the OpenAPI document publishes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: Session ids are server-issued UUIDs; anything else is rejected before a database or Claude call.
+SESSION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+SessionId = Annotated[
+    str,
+    Field(pattern=SESSION_ID_PATTERN, description="A session id returned by an earlier `POST /chat` (UUID)."),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ChatRequest(_Model):
+    """One user message. Limits that depend on the deployment (length, models, max_tokens) are checked too."""
+
+    session_id: SessionId | None = Field(default=None, description="Continue this session, or omit.")
+    message: str = Field(min_length=1, description="The user's message (at most `message_max_chars`).")
+    system: str | None = Field(default=None, min_length=1, description="System prompt for this call.")
+    model: str | None = Field(default=None, description="One of the deployment's allowed models.")
+    max_tokens: int | None = Field(default=None, gt=0, description="Answer length cap (within the cap).")
+    stream: bool = Field(default=True, description="Server-sent events (true) or one JSON answer (false).")
+
+    @field_validator("message")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must contain more than whitespace")
+        return value
+
+
+class Usage(_Model):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+
+class ChatAnswer(_Model):
+    """The whole answer, for `stream: false`."""
+
+    session_id: str
+    message_id: str
+    model: str
+    text: str
+    stop_reason: str | None
+    usage: Usage
+    cost_usd: float | None = Field(description="Estimated cost in USD; null when the price is unknown.")
+
+
+class ChatEvent(_Model):
+    """Base of the server-sent events; `event` is the SSE event name."""
+
+    event: ClassVar[str]
+
+
+class StartEvent(ChatEvent):
+    event: ClassVar[str] = "start"
+    session_id: str
+    message_id: str = Field(description="Id of the assistant turn being written.")
+    model: str
+
+
+class DeltaEvent(ChatEvent):
+    event: ClassVar[str] = "delta"
+    text: str
+
+
+class DoneEvent(ChatEvent):
+    event: ClassVar[str] = "done"
+    message_id: str
+    model: str
+    stop_reason: str | None
+    usage: Usage
+    cost_usd: float | None
+
+
+class ErrorEvent(ChatEvent):
+    """The answer failed after the stream started; the text received so far is stored as a partial turn."""
+
+    event: ClassVar[str] = "error"
+    type: str = Field(description="Machine-readable error type, e.g. `overloaded_error`, `rate_limit_error`.")
+    message: str = Field(description="A message safe to show to the user.")
+    retryable: bool = Field(description="Sending the same message again may succeed.")
+
+
+class TurnOut(_Model):
+    seq: int
+    role: Literal["user", "assistant"]
+    text: str
+    message_id: str
+    created_at: str
+    partial: bool = Field(description="True when the answer failed or the client went away before the end.")
+    model: str | None = None
+    stop_reason: str | None = None
+
+
+class SessionHistory(_Model):
+    session_id: str
+    created_at: str
+    turns: list[TurnOut]
+
+
+class FieldProblem(_Model):
+    field: str = Field(description="Dotted path of the offending field, e.g. `message` or `session_id`.")
+    problem: str
+
+
+class ErrorInfo(_Model):
+    type: str
+    message: str
+    fields: list[FieldProblem] = Field(default_factory=list)
+
+
+class ErrorResponse(_Model):
+    """Every non-2xx JSON answer has this shape."""
+
+    error: ErrorInfo
+
+
+class Health(_Model):
+    status: Literal["ok"] = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The deployment's limits on a request, from settings; checked before anything is stored or sent."""
+
+    message_max_chars: int
+    max_tokens_cap: int
+    allowed_models: tuple[str, ...]
+
+    def problems(self, body: ChatRequest) -> dict[str, str]:
+        """Field name → what is wrong with it; empty when the request is within limits."""
+        problems: dict[str, str] = {}
+        for name, text in (("message", body.message), ("system", body.system)):
+            if text is not None and len(text) > self.message_max_chars:
+                problems[name] = f"must be at most {self.message_max_chars} characters"
+        if body.max_tokens is not None and body.max_tokens > self.max_tokens_cap:
+            problems["max_tokens"] = f"must be at most {self.max_tokens_cap}"
+        if body.model is not None and body.model not in self.allowed_models:
+            problems["model"] = f"must be one of {list(self.allowed_models)}"
+        return problems

@@ -1,0 +1,27 @@
+"""Chat settings from `KIT_CHAT_*` environment variables, validated once per container on first use."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ChatSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KIT_CHAT_", frozen=True, extra="ignore")
+
+    #: DynamoDB table holding conversations (partition key `session_id`, sort key `seq`).
+    sessions_table: str
+    message_max_chars: Annotated[int, Field(gt=0)] = 32_000
+    session_ttl_days: Annotated[int, Field(gt=0)] = 30
+    #: Trust the `x-kit-user-id` header as the caller's identity. Only `make local` sets it: on AWS the
+    #: identity comes from the API Gateway authorizer and this stays off.
+    local_mode: bool = False
+    cors_allow_origins: tuple[str, ...] = ()
+
+
+@cache
+def get_chat_settings() -> ChatSettings:
+    return ChatSettings()

@@ -1,0 +1,179 @@
+"""Closing and reopening an environment's spending: the spend switch, the batch consumers, the brake alarms.
+
+Closed means: the switch parameter says `closed` (every `SpendSwitchGuard` refuses calls within its cache age)
+and the SQS event source mappings of the batch consumers are disabled, so queued work waits in SQS instead of
+failing. Reopening undoes both. Every step is idempotent: SNS and Lambda retry deliveries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from claude_kit.guardrails import SwitchState
+from claude_kit.observability import logger
+from spend_guard.notifications import AlarmNotification, BudgetNotification, parse_notification
+
+Action = Literal["closed", "reopened", "unchanged", "ignored"]
+
+
+class Outcome(BaseModel):
+    """What the guard did, returned by the function (so the CLI shows it) and logged."""
+
+    model_config = ConfigDict(frozen=True)
+
+    action: Action
+    detail: str
+    state: SwitchState | None = None
+    #: Event source mappings whose `Enabled` flag this call changed.
+    mappings_changed: tuple[str, ...] = ()
+
+
+class SpendSwitch:
+    """The SSM parameter the `SpendSwitchGuard` of every function reads."""
+
+    def __init__(self, *, ssm: Any, parameter_name: str) -> None:
+        self._ssm = ssm
+        self.parameter_name = parameter_name
+
+    def read(self) -> SwitchState:
+        value = self._ssm.get_parameter(Name=self.parameter_name)["Parameter"]["Value"]
+        return SwitchState.parse(value)
+
+    def write(self, state: SwitchState) -> None:
+        self._ssm.put_parameter(
+            Name=self.parameter_name, Value=state.model_dump_json(), Type="String", Overwrite=True
+        )
+
+
+class BatchConsumers:
+    """The SQS event source mappings that feed queued work to the functions calling Claude."""
+
+    _OFF = ("Disabled", "Disabling")
+    _ON = ("Enabled", "Enabling")
+
+    def __init__(self, *, lambda_client: Any, mapping_ids: Sequence[str]) -> None:
+        self._lambda = lambda_client
+        self._mapping_ids = tuple(mapping_ids)
+
+    def set_enabled(self, enabled: bool) -> list[str]:
+        """Returns the UUIDs of the mappings changed; those already in the wanted state are left alone."""
+        settled = self._ON if enabled else self._OFF
+        changed = []
+        for uuid in self._mapping_ids:
+            if self._lambda.get_event_source_mapping(UUID=uuid)["State"] not in settled:
+                self._lambda.update_event_source_mapping(UUID=uuid, Enabled=enabled)
+                changed.append(uuid)
+        return changed
+
+
+class SpendGuard:
+    """Acts on alert-topic notifications and operator commands for one environment.
+
+    A brake alarm's ALARM or the budget's ACTUAL notification closes. With `auto_reopen`, a brake alarm's OK
+    reopens a switch that alarm closed, and `daily_reopen` (scheduled at 00:05 UTC) re-arms the brake alarms
+    and reopens a switch an alarm closed. A switch closed by the budget or by an operator stays closed until
+    an operator reopens it.
+    """
+
+    def __init__(
+        self,
+        *,
+        switch: SpendSwitch,
+        consumers: BatchConsumers,
+        cloudwatch: Any,
+        brake_alarm_names: Sequence[str],
+        budget_name: str | None,
+        topic_arn: str | None,
+        auto_reopen: bool,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._switch = switch
+        self._consumers = consumers
+        self._cloudwatch = cloudwatch
+        self._brake_alarms = tuple(sorted(brake_alarm_names))
+        self._budget_name = budget_name
+        self._topic_arn = topic_arn
+        self._auto_reopen = auto_reopen
+        self._now = now
+
+    def on_notification(self, topic_arn: str, message: str) -> Outcome:
+        if self._topic_arn is not None and topic_arn != self._topic_arn:
+            return _ignored(f"message from unexpected topic {topic_arn}")
+        match parse_notification(message):
+            case AlarmNotification(AlarmName=name, NewStateValue="ALARM", NewStateReason=why) if (
+                name in self._brake_alarms
+            ):
+                return self.close(reason=f"alarm {name}: {why}", by=_alarm(name))
+            case AlarmNotification(AlarmName=name, NewStateValue="OK") if name in self._brake_alarms:
+                if self._auto_reopen and self._switch.read().changed_by == _alarm(name):
+                    return self.reopen(reason=f"alarm {name} is OK again", by=_alarm(name))
+                return _ignored(f"alarm {name} is OK: the switch was not closed by it or auto-reopen is off")
+            case BudgetNotification(budget_name=name, alert_type="ACTUAL") if name == self._budget_name:
+                return self.close(reason=f"budget {name} reached its monthly amount", by=f"budget:{name}")
+            case AlarmNotification(AlarmName=name, NewStateValue=state):
+                return _ignored(f"alarm {name} is {state}: not a brake")
+            case BudgetNotification(budget_name=name, alert_type=kind):
+                return _ignored(f"budget {name} {kind} notification: not a brake")
+            case _:
+                return _ignored("not an alarm or budget notification")
+
+    def close(self, *, reason: str, by: str) -> Outcome:
+        current = self._switch.read()
+        state = current
+        if not current.closed:
+            state = SwitchState(state="closed", reason=reason, changed_at=self._now(), changed_by=by)
+            self._switch.write(state)
+        # Pause even when already closed: a retried delivery must finish a close that failed halfway.
+        changed = self._consumers.set_enabled(False)
+        action: Action = "unchanged" if current.closed else "closed"
+        logger.warning(
+            "Spend switch closed",
+            extra={"reason": state.reason, "by": by, "action": action, "mappings_disabled": changed},
+        )
+        return Outcome(action=action, detail=state.reason, state=state, mappings_changed=tuple(changed))
+
+    def reopen(self, *, reason: str, by: str, rearm_alarms: bool = False) -> Outcome:
+        """`rearm_alarms` sets the brake alarms back to OK: if spend is still over a threshold, the alarm
+        fires again at its next evaluation (closing the switch again) instead of staying silently in ALARM."""
+        current = self._switch.read()
+        state = current
+        if current.closed:
+            state = SwitchState(state="open", reason=reason, changed_at=self._now(), changed_by=by)
+            self._switch.write(state)
+        changed = self._consumers.set_enabled(True)
+        if rearm_alarms:
+            self._rearm(reason)
+        action: Action = "reopened" if current.closed else "unchanged"
+        logger.info(
+            "Spend switch open",
+            extra={"reason": reason, "by": by, "action": action, "mappings_enabled": changed},
+        )
+        return Outcome(action=action, detail=reason, state=state, mappings_changed=tuple(changed))
+
+    def daily_reopen(self) -> Outcome:
+        """A new day: the brake alarms start over, and a switch a brake alarm closed opens again."""
+        current = self._switch.read()
+        if current.closed and (current.changed_by or "").startswith(_alarm("")):
+            return self.reopen(reason="daily automatic reopen", by="schedule", rearm_alarms=True)
+        self._rearm("daily automatic re-arm")
+        return _ignored(f"switch is {current.state} (changed by {current.changed_by}): left as it is")
+
+    def status(self) -> Outcome:
+        return Outcome(action="unchanged", detail="status", state=self._switch.read())
+
+    def _rearm(self, reason: str) -> None:
+        for name in self._brake_alarms:
+            self._cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason)
+
+
+def _alarm(name: str) -> str:
+    return f"alarm:{name}"
+
+
+def _ignored(detail: str) -> Outcome:
+    logger.info("Spend guard: nothing to do", extra={"detail": detail})
+    return Outcome(action="ignored", detail=detail)

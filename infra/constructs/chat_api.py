@@ -1,0 +1,312 @@
+"""The streaming chat API: API Gateway REST API (REGIONAL, response streaming) → the chat Lambda, where the
+AWS Lambda Web Adapter runs the FastAPI app (functions/chat_api) and streams its responses back.
+
+Managed Python runtimes cannot stream a response from a handler; the adapter can, from an ordinary ASGI app.
+Every route of the app is a Lambda proxy integration in `STREAM` transfer mode (the function answers in the
+adapter's streaming format, which a buffered integration cannot read), with a 15-minute timeout: the longest a
+streamed response may last. See docs/chat.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import EnvironmentConfig
+from infra.constructs.api_key_secret import ApiKeySecret
+from infra.lambda_function import kit_python_function
+from infra.nag import acknowledge
+from infra.retention import log_retention, removal_policy
+
+#: Publisher of the Lambda Web Adapter layers (github.com/aws/aws-lambda-web-adapter).
+LWA_LAYER_ACCOUNT = "753240598075"
+#: What `run.sh` serves on, and what the adapter forwards to.
+APP_PORT = 8080
+READINESS_CHECK_PATH = "/health"
+#: The app's SnapStart hooks (functions/chat_api/lifecycle.py; a test keeps them equal).
+SNAPSTART_BEFORE_CHECKPOINT_PATH = "/_lwa/snapstart/before-checkpoint"
+SNAPSTART_AFTER_RESTORE_PATH = "/_lwa/snapstart/after-restore"
+#: The longest a streamed response may last (API Gateway's limit for response streaming).
+STREAM_TIMEOUT = Duration.minutes(15)
+#: The alias API Gateway invokes when SnapStart or provisioned concurrency needs a published version.
+LIVE_ALIAS = "live"
+
+
+def lwa_layer_arn(scope: Construct, version: int) -> str:
+    return Stack.of(scope).format_arn(
+        service="lambda",
+        account=LWA_LAYER_ACCOUNT,
+        resource="layer",
+        resource_name=f"LambdaAdapterLayerArm64:{version}",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+
+
+class ChatApi(Construct):
+    """`api`, `function` (its `handler` is what API Gateway invokes: the `live` alias or the function),
+    `table` (sessions), `usage_plan`, `api_key`, `user_pool` (None unless `chat.cognito_enabled`).
+
+    `add_app_route(method, path)` routes another path of the same app (e.g. the batch helper's
+    `GET /jobs/{job_id}`) with the same streaming integration and the same authorization.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        env_name: str,
+        config: EnvironmentConfig,
+        api_key_secret: ApiKeySecret,
+        claude_environment: Mapping[str, str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        chat = config.chat
+
+        self.table = dynamodb.TableV2(
+            self,
+            "Sessions",
+            partition_key=dynamodb.Attribute(name="session_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="seq", type=dynamodb.AttributeType.NUMBER),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute="expires_at",
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=config.removal_policy == "retain"
+            ),
+            removal_policy=removal_policy(config),
+        )
+        if config.removal_policy != "retain":
+            acknowledge(
+                self.table,
+                "AwsSolutions-DDB3",
+                reason=(
+                    "Point-in-time recovery follows removal_policy: on where the environment keeps its data "
+                    "(prod, removal_policy retain), off where conversations are disposable test data."
+                ),
+            )
+
+        self.function = kit_python_function(
+            self,
+            "Function",
+            env_name=env_name,
+            config=config,
+            handler="chat_api/run.sh",
+            description="Chat API: FastAPI under the Lambda Web Adapter, streaming Claude's answers",
+            memory_mb=chat.memory_mb,
+            timeout=Duration.seconds(chat.timeout_seconds),
+            environment={**claude_environment, **self._environment(config, self.table.table_name)},
+            layers=[
+                lambda_.LayerVersion.from_layer_version_arn(
+                    self, "WebAdapter", lwa_layer_arn(self, chat.lwa_layer_version)
+                )
+            ],
+            reserved_concurrency=chat.reserved_concurrency,
+            snap_start=chat.snapstart,
+        )
+        api_key_secret.grant_read(self.function)
+        # Exactly what chat_api/sessions.py does: query a session, put/update turns in a transaction, delete.
+        self.table.grant(
+            self.function,
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:BatchWriteItem",
+        )
+
+        # SnapStart snapshots a published version; provisioned concurrency keeps one warm. Either way API
+        # Gateway must invoke that version, through an alias that each deployment moves.
+        self.handler: lambda_.IFunction = self.function
+        if chat.snapstart or chat.provisioned_concurrency:
+            self.handler = lambda_.Alias(
+                self,
+                "Live",
+                alias_name=LIVE_ALIAS,
+                version=self.function.current_version,
+                provisioned_concurrent_executions=chat.provisioned_concurrency or None,
+            )
+
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=log_retention(config), removal_policy=removal_policy(config)
+        )
+        self.api = apigateway.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"claude-kit-{env_name}-chat",
+            description=f"claude-kit {env_name}: streaming chat with Claude",
+            # Edge-optimized endpoints cut a stream after 30 s without a byte; regional ones after 5 minutes.
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            deploy_options=apigateway.StageOptions(
+                stage_name=env_name,
+                tracing_enabled=True,
+                metrics_enabled=True,
+                # Errors only, and never request/response bodies: they are users' conversations.
+                logging_level=apigateway.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,
+                access_log_destination=apigateway.LogGroupLogDestination(access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=False,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+            # Logging needs the account's API Gateway → CloudWatch Logs role; kept if this stack goes.
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=RemovalPolicy.RETAIN,
+            default_cors_preflight_options=(
+                apigateway.CorsOptions(
+                    allow_origins=list(chat.cors_allow_origins),
+                    allow_methods=["GET", "POST", "DELETE"],
+                    allow_headers=["Content-Type", "Authorization", "X-Api-Key"],
+                )
+                if chat.cors_allow_origins
+                else None
+            ),
+        )
+
+        self.usage_plan = self.api.add_usage_plan(
+            "UsagePlan",
+            name=f"claude-kit-{env_name}-chat",
+            description="Per API key: request rate and daily quota of the chat API",
+            throttle=apigateway.ThrottleSettings(
+                rate_limit=chat.throttle_rate_per_second, burst_limit=chat.throttle_burst
+            ),
+            quota=apigateway.QuotaSettings(limit=chat.daily_request_quota, period=apigateway.Period.DAY),
+            api_stages=[apigateway.UsagePlanPerApiStage(api=self.api, stage=self.api.deployment_stage)],
+        )
+        self.api_key = self.api.add_api_key("ApiKey", api_key_name=f"claude-kit-{env_name}-chat")
+        self.usage_plan.add_api_key(self.api_key)
+
+        self.user_pool: cognito.UserPool | None = None
+        self._authorizer: apigateway.IAuthorizer | None = None
+        if chat.cognito_enabled:
+            self._authorizer = self._cognito_authorizer(env_name, config)
+
+        self._integration = apigateway.LambdaIntegration(
+            self.handler,
+            response_transfer_mode=apigateway.ResponseTransferMode.STREAM,
+            timeout=STREAM_TIMEOUT,
+        )
+        self.add_app_route("POST", "/chat")
+        self.add_app_route("GET", "/chat/{session_id}")
+        self.add_app_route("DELETE", "/chat/{session_id}")
+        self.add_app_route("GET", "/health")
+        self._acknowledge_api_findings(cognito_enabled=chat.cognito_enabled)
+
+        CfnOutput(self, "ChatUrl", value=self.api.url_for_path("/chat"), description="POST messages here")
+        CfnOutput(
+            self,
+            "ApiKeyId",
+            value=self.api_key.key_id,
+            description="aws apigateway get-api-key --include-value --api-key <id>: the x-api-key value",
+        )
+
+    def add_app_route(self, method: str, path: str) -> apigateway.Method:
+        """`method path` of the chat app: streamed, API key required, and Cognito when it is on."""
+        return self.api.root.resource_for_path(path).add_method(
+            method,
+            self._integration,
+            api_key_required=True,
+            authorizer=self._authorizer,  # None: API key only
+        )
+
+    @staticmethod
+    def _environment(config: EnvironmentConfig, table_name: str) -> dict[str, str]:
+        chat = config.chat
+        environment = {
+            # The adapter starts run.sh instead of the Python runtime, and streams what the app answers.
+            "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
+            "AWS_LWA_INVOKE_MODE": "response_stream",
+            "AWS_LWA_READINESS_CHECK_PATH": READINESS_CHECK_PATH,
+            "PORT": str(APP_PORT),
+            "KIT_CHAT_SESSIONS_TABLE": table_name,
+            "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
+            "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
+        }
+        if chat.cors_allow_origins:
+            environment["KIT_CHAT_CORS_ALLOW_ORIGINS"] = json.dumps(list(chat.cors_allow_origins))
+        if chat.snapstart:
+            environment["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] = SNAPSTART_BEFORE_CHECKPOINT_PATH
+            environment["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] = SNAPSTART_AFTER_RESTORE_PATH
+        return environment
+
+    def _cognito_authorizer(self, env_name: str, config: EnvironmentConfig) -> apigateway.IAuthorizer:
+        """A user pool whose ID tokens authorize the API; each user is identified by the token's `sub`."""
+        self.user_pool = cognito.UserPool(
+            self,
+            "Users",
+            user_pool_name=f"claude-kit-{env_name}-chat",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_symbols=True,
+                require_uppercase=True,
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            removal_policy=removal_policy(config),
+        )
+        client = self.user_pool.add_client("App", auth_flows=cognito.AuthFlow(user_srp=True))
+        CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
+        CfnOutput(self, "UserPoolClientId", value=client.user_pool_client_id)
+        return apigateway.CognitoUserPoolsAuthorizer(self, "Authorizer", cognito_user_pools=[self.user_pool])
+
+    def _acknowledge_api_findings(self, *, cognito_enabled: bool) -> None:
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG2",
+            reason=(
+                "The app validates every request with pydantic and answers 422 naming each bad field before "
+                "anything is stored or sent to Claude; an API Gateway model would be a second copy of that "
+                "schema, and would drift."
+            ),
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions-APIG3",
+            reason=(
+                "Every method needs an API key whose usage plan throttles and caps it per day (config "
+                "chat.throttle_*, daily_request_quota), and the spend guard caps the cost. Associate a WAF "
+                "web ACL with the stage for IP-based rules if the API is public."
+            ),
+        )
+        if not cognito_enabled:
+            for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(
+                    self.api,
+                    rule,
+                    reason=(
+                        "Callers are authorized by API key (api_key_required on every method, one usage plan "
+                        "per environment); set chat.cognito_enabled for a Cognito user pool authorizer."
+                    ),
+                )
+        acknowledge(
+            self.api,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+            "AmazonAPIGatewayPushToCloudWatchLogs]",
+            reason=(
+                "The account-level role API Gateway needs to write access and error logs; AWS's managed "
+                "policy for it allows only CloudWatch Logs writes."
+            ),
+        )

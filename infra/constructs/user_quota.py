@@ -1,0 +1,52 @@
+"""Per-user daily allowances: one DynamoDB table of usage per user per UTC day, plus per-user overrides.
+
+Key (`user_id`, `day`): `day` is the ISO date of a usage item, or "allowance" for an override item holding
+`daily_usd` and/or `daily_tokens`. Usage items expire (TTL `expires_at`) 35 days after their day.
+See claude_kit.guardrails.UserQuotaGuard for how calls reserve and settle.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from infra.config import AlertsConfig, EnvironmentConfig
+from infra.retention import removal_policy
+
+
+def quota_environment(alerts: AlertsConfig) -> dict[str, str]:
+    """The default allowances, as `KIT_*` settings for `claude_kit.guardrails.GuardrailSettings`."""
+    environment = {}
+    if alerts.user_daily_usd_allowance is not None:
+        environment["KIT_USER_DAILY_USD_ALLOWANCE"] = str(alerts.user_daily_usd_allowance)
+    if alerts.user_daily_token_allowance is not None:
+        environment["KIT_USER_DAILY_TOKEN_ALLOWANCE"] = str(alerts.user_daily_token_allowance)
+    return environment
+
+
+class UserQuota(Construct):
+    """`table`; `attach(fn)` makes a function's `UserQuotaGuard` enforce the allowances."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self._alerts = config.alerts
+        self.table = dynamodb.TableV2(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name="user_id", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="day", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            time_to_live_attribute="expires_at",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            removal_policy=removal_policy(config),
+        )
+
+    def attach(self, function: lambda_.Function) -> None:
+        function.add_environment("KIT_QUOTA_TABLE", self.table.table_name)
+        for name, value in quota_environment(self._alerts).items():
+            function.add_environment(name, value)
+        # Reads the user's override, reserves before a call and settles after: nothing else.
+        self.table.grant(function, "dynamodb:GetItem", "dynamodb:UpdateItem")

@@ -1,0 +1,79 @@
+"""The chat API in the local stack: its sessions table on moto, and the ASGI app under uvicorn on 127.0.0.1.
+
+Mirrors `infra/constructs/chat_api.py`: the table has the construct's keys and TTL attribute, and the app gets
+the environment variables the construct gives the Lambda function, plus local mode (the `x-kit-user-id` header
+stands in for API Gateway's authorizer).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from unittest.mock import patch
+
+from local.serving import BackgroundServer
+
+if TYPE_CHECKING:
+    from local.context import LocalContext
+
+SESSIONS_TABLE = "claude-kit-local-chat-sessions"
+
+
+def create_sessions_table(dynamodb: Any, name: str = SESSIONS_TABLE) -> None:
+    """Key schema and TTL attribute as the CDK construct declares them (`dynamodb` is a boto3 client)."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "session_id", "AttributeType": "S"},
+            {"AttributeName": "seq", "AttributeType": "N"},
+        ],
+        KeySchema=[
+            {"AttributeName": "session_id", "KeyType": "HASH"},
+            {"AttributeName": "seq", "KeyType": "RANGE"},
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+
+def provision_chat(context: LocalContext) -> Mapping[str, str]:
+    """The sessions table, and the chat settings the construct would set."""
+    create_sessions_table(context.client("dynamodb"))
+    chat = context.config.chat
+    return {
+        "KIT_CHAT_SESSIONS_TABLE": SESSIONS_TABLE,
+        "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
+        "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
+        "KIT_CHAT_LOCAL_MODE": "true",
+    }
+
+
+class ChatService:
+    """`create_app()` under uvicorn on 127.0.0.1, with its lifespan, as `run.sh` serves it in Lambda."""
+
+    name = "chat API"
+
+    def __init__(self, *, port: int = 0) -> None:
+        self._port = port
+        self._server: BackgroundServer | None = None
+
+    def start(self, env: Mapping[str, str]) -> str:
+        """Serve on a free port (or the one asked for); returns the URL.
+
+        The app reads its settings from the environment when it is created, as in Lambda; per request, the
+        clients and the table name come from os.environ, where the stack (or a test) puts `env`.
+        """
+        from chat_api.app import create_app
+
+        with patch.dict(os.environ, env):
+            app = create_app()
+        self._server = BackgroundServer(app, name="chat-api", port=self._port, lifespan="on")
+        return self._server.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None

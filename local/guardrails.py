@@ -1,0 +1,62 @@
+"""The spend switch and the user quota table in the local stack, as infra/constructs/spend_guard.py and
+infra/constructs/user_quota.py create them, so `make local` refuses calls exactly as a deployment does.
+
+Locally the switch is read before every call (no 30-second cache): flip it and the next request sees it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from local.stack import LocalContext
+
+
+def switch_parameter_name(env_name: str) -> str:
+    return f"/claude-kit/{env_name}/spend-switch"
+
+
+def quota_table_name(env_name: str) -> str:
+    return f"claude-kit-{env_name}-user-quota"
+
+
+def create_quota_table(dynamodb: Any, name: str) -> None:
+    """Keys and TTL attribute as the construct declares them (`dynamodb` is a boto3 client)."""
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "user_id", "AttributeType": "S"},
+            {"AttributeName": "day", "AttributeType": "S"},
+        ],
+        KeySchema=[
+            {"AttributeName": "user_id", "KeyType": "HASH"},
+            {"AttributeName": "day", "KeyType": "RANGE"},
+        ],
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
+    )
+
+
+def provision_guardrails(context: LocalContext) -> Mapping[str, str]:
+    """An open spend switch and the quota table, with the settings the constructs give the chat function."""
+    alerts = context.config.alerts
+    parameter = switch_parameter_name(context.env_name)
+    context.client("ssm").put_parameter(
+        Name=parameter, Type="String", Value=json.dumps({"state": "open", "reason": "created by make local"})
+    )
+    table = quota_table_name(context.env_name)
+    create_quota_table(context.client("dynamodb"), table)
+    env = {
+        "KIT_SPEND_SWITCH_PARAMETER": parameter,
+        "KIT_SPEND_SWITCH_MAX_AGE_SECONDS": "0",
+        "KIT_QUOTA_TABLE": table,
+    }
+    if alerts.user_daily_usd_allowance is not None:
+        env["KIT_USER_DAILY_USD_ALLOWANCE"] = str(alerts.user_daily_usd_allowance)
+    if alerts.user_daily_token_allowance is not None:
+        env["KIT_USER_DAILY_TOKEN_ALLOWANCE"] = str(alerts.user_daily_token_allowance)
+    return env

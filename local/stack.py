@@ -1,0 +1,216 @@
+"""The kit on this machine: moto for AWS, the fake Claude (or the real API) and the functions, in one process.
+
+`python -m local.stack` (what `make local` runs) starts it and waits for Ctrl-C; `make demo`, the e2e tests
+and `scripts/bench.py` use `LocalStack` in-process. Each capability adds two things here, next to the CDK
+construct it mirrors: a provisioning step (the secret, tables, queues, buckets the construct creates, made on
+moto, returning the environment variables the stack would give the functions) and, if it runs code, a local
+service (the chat app under uvicorn, an SQS → consumer loop, the poller on a timer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from typing import Self
+from unittest.mock import patch
+
+import httpx2
+from moto.server import ThreadedMotoServer
+
+from infra.config import EnvironmentConfig
+from local.batch_queues import BatchQueueServices, provision_batch_queues
+from local.chat import ChatService, provision_chat
+from local.cli import add_fake_options, fake_config_from, wait_until_interrupted
+from local.context import PLACEHOLDER_AWS_CREDENTIALS, LocalContext, LocalService, Provisioner
+from local.fake_claude import FakeClaudeConfig, FakeClaudeServer, FaultSpecError, parse_faults
+from local.fake_claude.faults import BatchItemFault, CallFault
+from local.guardrails import provision_guardrails
+
+__all__ = [
+    "PLACEHOLDER_AWS_CREDENTIALS",
+    "PROVISIONERS",
+    "SERVICES",
+    "LocalContext",
+    "LocalService",
+    "LocalStack",
+    "Provisioner",
+    "api_key_secret_name",
+    "banner",
+    "provision_api_key_secret",
+]
+
+
+def api_key_secret_name(env_name: str) -> str:
+    """As infra/constructs/api_key_secret.py names it (that module imports the CDK: too slow to load here)."""
+    return f"/claude-kit/{env_name}/anthropic-api-key"
+
+
+def provision_api_key_secret(context: LocalContext) -> Mapping[str, str]:
+    """Mirrors the secrets construct: one secret per environment whose SecretString is the API key."""
+    name = api_key_secret_name(context.env_name)
+    context.client("secretsmanager").create_secret(
+        Name=name, SecretString=context.api_key, Description="Anthropic API key (local stack)"
+    )
+    return {"KIT_API_KEY_SECRET_NAME": name}
+
+
+#: One provisioning step per capability, in dependency order.
+PROVISIONERS: list[Provisioner] = [
+    provision_api_key_secret,
+    provision_chat,
+    provision_guardrails,
+    provision_batch_queues,
+]
+#: Factories of the local services, started in this order after provisioning.
+SERVICES: list[Callable[[], LocalService]] = [ChatService, BatchQueueServices]
+
+
+class LocalStack:
+    """moto + fake Claude (unless `api_key` is a real key) + provisioned resources + local services.
+
+    With `api_key` (the real Anthropic key) the fake is not started and the functions call the real API, the
+    key reaching them only through the local secret, as on AWS. The functions' environment is `env`; with
+    `apply_environment` it is also set in os.environ while the stack runs (and restored after).
+    """
+
+    def __init__(
+        self,
+        *,
+        env_name: str = "local",
+        config: EnvironmentConfig | None = None,
+        api_key: str | None = None,
+        moto_port: int = 0,
+        claude_port: int = 0,
+        fake_config: FakeClaudeConfig | None = None,
+        faults: Sequence[CallFault | BatchItemFault] = (),
+        provisioners: Sequence[Provisioner] | None = None,
+        services: Sequence[Callable[[], LocalService]] | None = None,
+        apply_environment: bool = True,
+    ) -> None:
+        self.env_name = env_name
+        self.config = config or EnvironmentConfig()
+        self._real_api_key = api_key
+        self._moto_port = moto_port
+        self._claude_port = claude_port
+        self._fake_config = fake_config or FakeClaudeConfig()
+        self._faults = tuple(faults)
+        self._provisioners = tuple(PROVISIONERS if provisioners is None else provisioners)
+        self._services = tuple(SERVICES if services is None else services)
+        self._apply_environment = apply_environment
+        self._running = ExitStack()
+        self.fake: FakeClaudeServer | None = None
+        self.env: dict[str, str] = {}
+        self.urls: dict[str, str] = {}
+
+    @property
+    def uses_real_claude(self) -> bool:
+        return self._real_api_key is not None
+
+    @property
+    def secret_name(self) -> str:
+        return api_key_secret_name(self.env_name)
+
+    def start(self) -> Self:
+        with ExitStack() as starting:
+            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._moto_port, verbose=False)
+            moto.start()
+            starting.callback(moto.stop)
+            host, port = moto.get_host_and_port()
+            self.urls["moto (AWS)"] = endpoint_url = f"http://{host}:{port}"
+            # moto keeps its state per process, not per server: start from an empty AWS every time.
+            httpx2.post(f"{endpoint_url}/moto-api/reset").raise_for_status()
+            self.env = {
+                **PLACEHOLDER_AWS_CREDENTIALS,
+                "AWS_ENDPOINT_URL": endpoint_url,
+                "AWS_DEFAULT_REGION": self.config.region,
+                "AWS_REGION": self.config.region,
+                "KIT_ENV_NAME": self.env_name,
+                # As infra/lambda_function.py sets them (importing it would start the CDK's Node process).
+                "POWERTOOLS_SERVICE_NAME": "claude-serverless-kit",
+                "POWERTOOLS_METRICS_NAMESPACE": "ClaudeServerlessKit",
+                "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+            }
+            api_key = self._real_api_key or self._fake_config.api_key
+            if not self.uses_real_claude:
+                self.fake = starting.enter_context(
+                    FakeClaudeServer(self._fake_config, port=self._claude_port)
+                )
+                self.fake.inject(*self._faults)
+                self.urls["fake Claude"] = self.env["KIT_CLAUDE_BASE_URL"] = self.fake.base_url
+            context = LocalContext(self.env_name, self.config, endpoint_url, api_key)
+            for provision in self._provisioners:
+                self.env.update(provision(context))
+            if self._apply_environment:
+                starting.enter_context(patch.dict(os.environ, self.env))  # restores the whole environment
+                os.environ.pop("ANTHROPIC_API_KEY", None)  # the functions find the key in the secret only
+            for make_service in self._services:
+                service = make_service()
+                url = service.start(self.env)
+                starting.callback(service.stop)
+                if url is not None:
+                    self.urls[service.name] = url
+            self._running = starting.pop_all()
+        return self
+
+    def stop(self) -> None:
+        self._running.close()
+        self.fake = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def banner(stack: LocalStack) -> str:
+    """What `make local` prints: where everything listens. Never the key."""
+    lines = [f"claude-serverless-kit local stack (environment {stack.env_name!r}) is running:"]
+    lines += [f"  {name:<14} {url}" for name, url in stack.urls.items()]
+    if stack.uses_real_claude:
+        lines.append(
+            f"  Claude         the real API: ANTHROPIC_API_KEY is stored in secret {stack.secret_name}"
+        )
+    else:
+        faults_url = f"{stack.urls['fake Claude']}/_fake/faults"
+        lines.append(f"  faults         curl -X POST {faults_url} -d '[\"overloaded\"]'")
+    lines.append("Ctrl-C to stop.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m local.stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--moto-port", type=int, default=8788, help="0 picks a free port (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--claude-port", type=int, default=8787, help="0 picks a free port (default: %(default)s)"
+    )
+    add_fake_options(parser)
+    args = parser.parse_args(argv)
+    try:
+        faults = parse_faults(args.fault)
+    except FaultSpecError as exc:
+        parser.error(str(exc))
+    real_key = os.environ.get("ANTHROPIC_API_KEY") or None
+    stack = LocalStack(
+        api_key=real_key,
+        moto_port=args.moto_port,
+        claude_port=args.claude_port,
+        fake_config=fake_config_from(args),
+        faults=faults,
+    )
+    with stack:
+        print(banner(stack), flush=True)
+        wait_until_interrupted()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""The money brakes seen from the chat API of the local stack: the spend guard, fed the daily cost alarm's SNS
+notification, makes it answer 503; a user over their daily allowance gets 429. Neither reaches Claude."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+
+from local.stack import LocalStack
+from spend_guard import handler as guard_handler
+from spend_guard.settings import get_guard_settings
+from tests.fixtures.alert_messages import ALERT_TOPIC_ARN, alarm_message, sns_event
+from tests.fixtures.chat import ChatClient
+
+BRAKE_ALARM = "claude-kit-local-daily-cost"
+
+
+class LambdaContext:
+    function_name = "claude-kit-local-spend-guard"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:claude-kit-local-spend-guard"
+    aws_request_id = "0d1f4e3a-5b6c-4d7e-8f90-a1b2c3d4e5f6"
+
+
+@pytest.fixture
+def spend_guard(local_stack_env: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The guard function's handler, set up as the construct sets it up, on the local stack's AWS."""
+    monkeypatch.setenv("KIT_SPEND_GUARD_ALARM_NAMES", json.dumps([BRAKE_ALARM]))
+    monkeypatch.setenv("KIT_SPEND_GUARD_TOPIC_ARN", ALERT_TOPIC_ARN)
+    get_guard_settings.cache_clear()
+    guard_handler.get_spend_guard.cache_clear()
+    yield guard_handler.handler
+    # Whatever the test did, the session's stack goes on with an open switch.
+    guard_handler.handler(
+        {"action": "reopen", "reason": "test over", "requested_by": "tests"}, LambdaContext()
+    )
+    get_guard_settings.cache_clear()
+    guard_handler.get_spend_guard.cache_clear()
+
+
+def test_the_daily_cost_alarm_makes_the_chat_api_answer_503_without_calling_claude(
+    chat: ChatClient, spend_guard: Any
+) -> None:
+    # Given a chat API that answers
+    assert chat.post(message="Are you there?", stream=False).status_code == 200
+    calls_before = len(chat.fake.message_calls())
+    # When the daily cost alarm's notification reaches the spend guard
+    spend_guard(sns_event(alarm_message(BRAKE_ALARM)), LambdaContext())
+    # Then the next message is refused with 503 and the error's type, and Claude never sees it
+    response = chat.post(message="And now?", stream=True)
+    assert response.status_code == 503
+    assert response.json()["error"]["type"] == "spend_guard_closed"
+    assert len(chat.fake.message_calls()) == calls_before
+
+
+def test_a_user_over_the_daily_allowance_gets_429_without_calling_claude(
+    chat: ChatClient, local_stack_env: LocalStack
+) -> None:
+    # Given a user whose spend today has reached the allowance
+    allowance = Decimal(local_stack_env.env["KIT_USER_DAILY_USD_ALLOWANCE"])
+    table = boto3.resource("dynamodb").Table(local_stack_env.env["KIT_QUOTA_TABLE"])
+    table.put_item(
+        Item={
+            "user_id": "big-spender",
+            "day": datetime.now(UTC).date().isoformat(),
+            "committed_usd": allowance,
+            "spent_usd": allowance,
+        }
+    )
+    # When they send a message
+    response = chat.post(user="big-spender", message="One more question", stream=True)
+    # Then it is refused with 429 and a message they can act on, and Claude never sees it
+    assert response.status_code == 429
+    error = response.json()["error"]
+    assert error["type"] == "quota_exceeded"
+    assert "midnight UTC" in error["message"]
+    assert chat.fake.message_calls() == []

@@ -1,0 +1,174 @@
+"""ClaudeService.create: the kit's rules applied to the request that is sent, and what comes back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from claude_kit.calls import CallContext, ClaudeRequest
+from claude_kit.errors import ClaudeAuthenticationError, ClaudeBadRequestError, SpendGuardClosedError
+from claude_kit.settings import RuntimeSettings
+from claude_kit.telemetry import CallRecord
+from tests.unit.claude_kit.api_double import CTX, MODEL, KeySource, ask, make_harness, message
+
+
+def test_create_returns_the_message_with_usage_cost_and_api_request_id():
+    harness = make_harness()
+    harness.api.queue(message("Bonjour", input_tokens=1000, output_tokens=200, cache_read_input_tokens=5000))
+
+    result = harness.service.create(ask("Salut"), CTX)
+
+    assert (result.text, result.model, result.stop_reason) == ("Bonjour", MODEL, "end_turn")
+    assert result.content == [{"type": "text", "text": "Bonjour"}]
+    assert result.request_id == "req_ok"
+    assert result.cost_usd == pytest.approx((1000 * 2 + 200 * 10 + 5000 * 0.1) / 1e6)
+    (record,) = harness.records
+    assert record.cache_hit is True
+    assert (record.user_id, record.request_id, record.route) == ("user-1", "caller-req-1", "test")
+    assert (record.ratelimit_requests_remaining, record.ratelimit_tokens_remaining) == (41, 90000)
+
+
+def test_params_pass_through_and_max_tokens_is_capped():
+    harness = make_harness(settings=RuntimeSettings(max_tokens_cap=1000))
+    params = {"temperature": 0.3, "stop_sequences": ["END"], "metadata": {"user_id": "hashed-1"}}
+
+    harness.service.create(ask(max_tokens=50_000, params=params, system="Be brief."), CTX)
+
+    (body,) = harness.api.bodies()
+    assert body["max_tokens"] == 1000
+    assert (body["temperature"], body["stop_sequences"], body["metadata"]) == (
+        0.3,
+        ["END"],
+        {"user_id": "hashed-1"},
+    )
+    assert body["system"] == "Be brief."
+
+
+def test_a_model_outside_the_allowed_list_is_refused_before_any_call():
+    harness = make_harness()
+
+    with pytest.raises(ClaudeBadRequestError):
+        harness.service.create(ask(model="claude-opus-5-5"), CTX)
+
+    assert harness.api.requests == []
+    assert harness.records == []
+
+
+@pytest.mark.parametrize("reserved", ["model", "max_tokens", "stream"])
+def test_params_cannot_override_what_the_kit_decides(reserved):
+    harness = make_harness()
+
+    with pytest.raises(ClaudeBadRequestError):
+        harness.service.create(ask(params={reserved: "claude-opus-5-5"}), CTX)
+
+    assert harness.api.requests == []
+
+
+def test_the_context_window_trims_old_turns_and_reports_them():
+    # Given a 10-message conversation and a 4-turn window
+    harness = make_harness(settings=RuntimeSettings(context_max_turns=4, prompt_caching=False))
+    history = [
+        {"role": "user" if index % 2 == 0 else "assistant", "content": f"turn {index}"} for index in range(11)
+    ]
+
+    harness.service.create(ClaudeRequest(model=MODEL, max_tokens=100, messages=history), CTX)
+
+    (body,) = harness.api.bodies()
+    assert [message["content"] for message in body["messages"]] == ["turn 8", "turn 9", "turn 10"]
+    assert harness.records[0].context_dropped_turns == 8
+    assert harness.records[0].context_dropped_tokens > 0
+
+
+def test_the_api_token_counter_is_used_when_configured():
+    harness = make_harness(settings=RuntimeSettings(context_counter="api", context_max_tokens=5000))
+
+    harness.service.create(ask(), CTX)
+
+    # The double answers count_tokens with 4,321 tokens, within the budget: nothing is trimmed
+    paths = [request.url.path for request in harness.api.requests]
+    assert paths == ["/v1/messages/count_tokens", "/v1/messages"]
+
+
+def test_long_system_prompts_and_history_get_cache_breakpoints():
+    harness = make_harness()
+    system = "You are a meticulous assistant. " * 400  # ≈ 3,700 tokens, over the 1,024 default minimum
+    history = [
+        {"role": "user", "content": "First question"},
+        {"role": "assistant", "content": "First answer"},
+        {"role": "user", "content": "Second question"},
+    ]
+
+    harness.service.create(ClaudeRequest(model=MODEL, max_tokens=100, messages=history, system=system), CTX)
+
+    (body,) = harness.api.bodies()
+    assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert body["messages"][1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert body["messages"][2]["content"] == "Second question"
+    assert history[1]["content"] == "First answer"  # the caller's objects are untouched
+
+
+def test_an_unreadable_key_is_raised_typed_and_recorded():
+    harness = make_harness(keys=KeySource(keys=[]))
+
+    with pytest.raises(ClaudeAuthenticationError):
+        harness.service.create(ask(), CTX)
+
+    assert harness.api.requests == []
+    assert [record.error_type for record in harness.records] == ["authentication_error"]
+
+
+def test_an_unknown_model_costs_none_without_failing_the_call():
+    harness = make_harness(settings=RuntimeSettings(allowed_models=("claude-future-9",)))
+
+    result = harness.service.create(ask(model="claude-future-9"), CTX)
+
+    assert result.cost_usd is None
+    assert harness.records[0].cost_usd is None
+
+
+@dataclass
+class RecordingGuard:
+    refuse: bool = False
+    fail_settle: bool = False
+    checked: list[CallContext] = field(default_factory=list)
+    settled: list[CallRecord] = field(default_factory=list)
+
+    def check(self, ctx: CallContext) -> None:
+        self.checked.append(ctx)
+        if self.refuse:
+            raise SpendGuardClosedError("spend guard closed for the test")
+
+    def settle(self, ctx: CallContext, record: CallRecord) -> None:
+        if self.fail_settle:
+            raise RuntimeError("quota table unavailable")
+        self.settled.append(record)
+
+
+def test_guards_are_checked_before_and_settled_after_each_call():
+    guard = RecordingGuard()
+    harness = make_harness(guards=[guard])
+
+    harness.service.create(ask(), CTX)
+
+    assert guard.checked == [CTX]
+    assert guard.settled == harness.records
+
+
+def test_a_refusing_guard_stops_the_call_before_it_is_made():
+    harness = make_harness(guards=[RecordingGuard(refuse=True)])
+
+    with pytest.raises(SpendGuardClosedError) as raised:
+        harness.service.create(ask(), CTX)
+
+    assert raised.value.http_status == 503
+    assert harness.api.requests == []
+
+
+def test_a_guard_that_cannot_settle_does_not_undo_a_successful_call():
+    harness = make_harness(guards=[RecordingGuard(fail_settle=True)])
+
+    result = harness.service.create(ask(), CTX)
+
+    assert result.text == "Hello there"
+    assert len(harness.records) == 1

@@ -1,0 +1,132 @@
+"""SpendSwitchGuard's reading of the switch, and the reservation a quota takes per call."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+from claude_kit.calls import CallContext, Usage
+from claude_kit.errors import SpendGuardClosedError
+from claude_kit.guardrails import SpendSwitchGuard, SwitchState, get_call_guards, worst_case_call
+from claude_kit.pricing import load_price_table
+from claude_kit.settings import RuntimeSettings
+
+CTX = CallContext(route="chat", user_id="user-1")
+PARAMETER = "/claude-kit/test/spend-switch"
+
+
+class SwitchParameter:
+    """Stands in for Powertools' SSMProvider: serves `value`, or fails like an unreachable SSM when None."""
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+        self.reads: list[tuple[str, int | None]] = []
+
+    def get(self, name: str, max_age: int | None = None) -> str:
+        self.reads.append((name, max_age))
+        if self.value is None:
+            raise GetParameterError("SSM unreachable")
+        return self.value
+
+
+def closed(reason: str = "alarm claude-kit-test-daily-cost: Threshold Crossed") -> str:
+    return json.dumps({"state": "closed", "reason": reason, "changed_by": "alarm:claude-kit-test-daily-cost"})
+
+
+def metric_names(capsys) -> list[str]:
+    names = []
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith("{") and "_aws" in (blob := json.loads(line)):
+            names += [metric["Name"] for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    return names
+
+
+def test_closed_switch_refuses_the_call_with_503_and_counts_it(capsys) -> None:
+    # Given a switch the spend guard closed
+    guard = SpendSwitchGuard(provider=SwitchParameter(closed()), parameter_name=PARAMETER, max_age_seconds=30)
+    # When a call is checked
+    with pytest.raises(SpendGuardClosedError) as refused:
+        guard.check(CTX)
+    # Then it is refused with the status the chat API answers, the reason in the detail, and a metric
+    assert refused.value.http_status == 503
+    assert "Threshold Crossed" in str(refused.value)
+    assert metric_names(capsys) == ["SpendGuardRejections"]
+
+
+def test_open_switch_lets_the_call_through_and_is_read_with_the_cache_age() -> None:
+    # Given an open switch
+    parameter = SwitchParameter(json.dumps({"state": "open", "reason": "created by deployment"}))
+    guard = SpendSwitchGuard(provider=parameter, parameter_name=PARAMETER, max_age_seconds=30)
+    # When a call is checked
+    guard.check(CTX)
+    # Then it passes, and the provider was asked to cache for the configured age
+    assert parameter.reads == [(PARAMETER, 30)]
+
+
+@pytest.mark.parametrize(("value", "is_closed"), [("closed", True), (" open\n", False), ("paused", True)])
+def test_bare_words_are_accepted_and_anything_unknown_counts_as_closed(value: str, is_closed: bool) -> None:
+    # Given a switch someone set by hand
+    guard = SpendSwitchGuard(provider=SwitchParameter(value), parameter_name=PARAMETER)
+    # When it is read
+    # Then open/closed mean what they say and a value that is neither stops calls
+    assert guard.state().closed is is_closed
+
+
+def test_unreadable_switch_keeps_the_last_value_read() -> None:
+    # Given a guard that has read a closed switch, then loses SSM
+    parameter = SwitchParameter(closed())
+    guard = SpendSwitchGuard(provider=parameter, parameter_name=PARAMETER)
+    assert guard.state().closed
+    parameter.value = None
+    # When a call is checked
+    # Then the last known state (closed) still applies
+    with pytest.raises(SpendGuardClosedError):
+        guard.check(CTX)
+
+
+def test_unreadable_switch_without_a_previous_read_lets_calls_through() -> None:
+    # Given SSM unreachable from a fresh container
+    guard = SpendSwitchGuard(provider=SwitchParameter(None), parameter_name=PARAMETER)
+    # When a call is checked
+    # Then it is allowed: an SSM outage must not take the service down
+    guard.check(CTX)
+
+
+def test_switch_state_round_trips_through_the_parameter_json() -> None:
+    # Given the state the spend guard writes
+    state = SwitchState.parse(closed("budget claude-kit-test reached its monthly amount"))
+    # When it is written and read back
+    # Then nothing is lost
+    assert SwitchState.parse(state.model_dump_json()) == state
+    assert state.closed
+    assert state.changed_by == "alarm:claude-kit-test-daily-cost"
+
+
+def test_worst_case_call_is_a_full_context_in_and_the_output_cap_out_on_the_dearest_model() -> None:
+    # Given caps of 10,000 tokens in and 1,000 out over two models
+    settings = RuntimeSettings(
+        context_max_tokens=10_000,
+        max_tokens_cap=1_000,
+        allowed_models=("claude-sonnet-5-5", "claude-haiku-5-5"),
+    )
+    prices = load_price_table()
+    # When the reservation is computed
+    usd, tokens = worst_case_call(settings, prices)
+    # Then it is what the dearer model charges for that call
+    usage = Usage(input_tokens=10_000, output_tokens=1_000)
+    assert usd == max(
+        prices.cost("claude-sonnet-5-5", usage) or 0, prices.cost("claude-haiku-5-5", usage) or 0
+    )
+    assert usd > 0
+    assert tokens == 11_000
+
+
+def test_no_guard_settings_means_no_guards(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a function without KIT_SPEND_SWITCH_PARAMETER or KIT_QUOTA_TABLE (a local run)
+    monkeypatch.delenv("KIT_SPEND_SWITCH_PARAMETER", raising=False)
+    monkeypatch.delenv("KIT_QUOTA_TABLE", raising=False)
+    # When the container's guards are built
+    # Then there are none
+    assert get_call_guards() == ()

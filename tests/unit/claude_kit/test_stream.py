@@ -1,0 +1,218 @@
+"""ClaudeService.stream: text as it comes, one StreamEnd, retries only before the first text, honest usage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from claude_kit.calls import StreamEnd, TextDelta
+from claude_kit.errors import ClaudeBusyError, ClaudeStreamInterruptedError
+from tests.unit.claude_kit.api_double import (
+    CTX,
+    SseBody,
+    ask,
+    collect,
+    error,
+    error_event,
+    make_harness,
+    stream,
+    text_events,
+    text_of,
+)
+
+
+def test_stream_yields_every_delta_then_exactly_one_end_with_usage_and_cost():
+    harness = make_harness()
+    harness.api.queue(stream(text_events("Hel", "lo ", "world", input_tokens=100, output_tokens=7)))
+
+    events = collect(harness.service, ask())
+
+    assert events[:-1] == [TextDelta("Hel"), TextDelta("lo "), TextDelta("world")]
+    end = events[-1]
+    assert isinstance(end, StreamEnd)
+    result = end.result
+    assert (result.text, result.stop_reason, result.partial) == ("Hello world", "end_turn", False)
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (100, 7)
+    assert result.cost_usd == pytest.approx((100 * 2 + 7 * 10) / 1e6)
+    assert result.ttft_ms is not None
+    assert result.ttft_ms <= result.latency_ms
+    (record,) = harness.records
+    assert (record.streamed, record.error_type, record.ratelimit_requests_remaining) == (True, None, 41)
+    assert harness.api.bodies()[0]["stream"] is True
+
+
+def test_a_failure_before_the_first_text_is_retried_without_duplicating_text():
+    # Given a stream that errors mid-way before any text, then a good one
+    harness = make_harness()
+    broken = [*text_events("never", "seen")[:2], error_event("overloaded_error")]
+    harness.api.queue(stream(broken), stream(text_events("Fresh", " start")))
+
+    events = collect(harness.service, ask())
+
+    assert [event.text for event in events if isinstance(event, TextDelta)] == ["Fresh", " start"]
+    assert events[-1].result.retries == 1
+    assert len(harness.api.requests) == 2
+
+
+def test_an_error_status_on_open_is_retried_then_falls_back():
+    harness = make_harness()
+    harness.api.queue(
+        error(529, "overloaded_error"), error(529, "overloaded_error"), stream(text_events("Hi"))
+    )
+
+    events = collect(harness.service, ask())
+
+    assert events[-1].result.fallback_used is True
+    assert [body["model"] for body in harness.api.bodies()][-1] == "claude-haiku-5-5"
+
+
+def test_an_error_after_the_first_text_ends_the_stream_typed_with_the_partial_result():
+    # Given a stream that sends text, then an overloaded error event
+    harness = make_harness()
+    events = text_events("Once", " upon")
+    harness.api.queue(stream([*events[:4], error_event("overloaded_error")]))
+    received: list[str] = []
+
+    async def consume() -> None:
+        async for event in harness.service.stream(ask(), CTX):
+            received.append(text_of(event))
+
+    # When it is consumed, Then the text already given is not repeated and the failure is typed
+    with pytest.raises(ClaudeStreamInterruptedError) as raised:
+        asyncio.run(consume())
+    assert received == ["Once", " upon"]
+    assert len(harness.api.requests) == 1  # never retried once text was handed on
+    partial = raised.value.partial
+    assert partial is not None
+    assert partial.partial is True
+    assert partial.text == "Once upon"
+    assert partial.usage.input_tokens == 12
+    assert partial.usage.output_tokens >= 2  # estimated from the text, no final usage arrived
+    (record,) = harness.records
+    assert record.error_type == "overloaded_error"
+    assert record.usage == partial.usage
+
+
+def test_a_stream_that_ends_without_message_stop_is_an_interruption():
+    harness = make_harness()
+    harness.api.queue(stream(text_events("Cut", " short")[:4]))
+
+    with pytest.raises(ClaudeStreamInterruptedError) as raised:
+        collect(harness.service, ask())
+
+    assert raised.value.error_type == "connection_error"
+    assert raised.value.partial is not None
+    assert raised.value.partial.text == "Cut short"
+
+
+def test_closing_the_stream_early_closes_upstream_and_records_partial_usage():
+    # Given a long stream
+    harness = make_harness()
+    bodies: list[SseBody] = []
+    harness.api.queue(stream(text_events(*[f"w{index} " for index in range(50)]), bodies))
+
+    # When the consumer takes two deltas and goes away
+    async def consume_two() -> list[str]:
+        generator = harness.service.stream(ask(), CTX)
+        taken = [text_of(await anext(generator)), text_of(await anext(generator))]
+        await generator.aclose()
+        return taken
+
+    taken = asyncio.run(consume_two())
+
+    # Then the upstream body was not read to its end and the usage so far is recorded, not as an error
+    assert taken == ["w0 ", "w1 "]
+    assert bodies[0].closed_early is True
+    (record,) = harness.records
+    assert record.error_type == "client_disconnected"
+    assert record.failed is False
+    assert record.usage.input_tokens == 12
+    assert record.usage.output_tokens >= 1
+
+
+def test_a_cancelled_consumer_is_recorded_as_a_disconnect():
+    harness = make_harness()
+    harness.api.queue(stream(text_events(*["x"] * 20)))
+
+    async def cancel_after_first() -> None:
+        first_text = asyncio.Event()
+
+        async def consume() -> None:
+            # aclosing: a cancelled consumer closes the stream at once instead of leaving it to the GC
+            async with contextlib.aclosing(harness.service.stream(ask(), CTX)) as events:
+                async for _ in events:
+                    first_text.set()
+                    await asyncio.Event().wait()  # a slow client: never asks for more
+
+        task = asyncio.create_task(consume())
+        await first_text.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_after_first())
+
+    assert [record.error_type for record in harness.records] == ["client_disconnected"]
+
+
+def test_tool_use_blocks_are_assembled_from_json_deltas():
+    harness = make_harness()
+    start = text_events()[0]
+    tool_events = [
+        start,
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {}},
+            },
+        ),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": '{"city": "Pa'},
+            },
+        ),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "input_json_delta", "partial_json": 'ris"}'},
+            },
+        ),
+        ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                "usage": {"output_tokens": 9},
+            },
+        ),
+        ("message_stop", {"type": "message_stop"}),
+    ]
+    harness.api.queue(stream(tool_events))
+
+    (end,) = collect(harness.service, ask())
+
+    assert end.result.stop_reason == "tool_use"
+    assert end.result.content == [
+        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}
+    ]
+    assert end.result.ttft_ms is None
+
+
+def test_a_stream_failing_before_any_text_raises_the_typed_error_and_records_it():
+    harness = make_harness()
+    harness.api.queue(*[error(529, "overloaded_error")] * 3)
+
+    with pytest.raises(ClaudeBusyError):
+        collect(harness.service, ask())
+
+    assert [record.error_type for record in harness.records] == ["overloaded_error"]
