@@ -17,7 +17,7 @@ from typing import Any
 
 from batch_jobs.store import OPEN_ITEMS_INDEX, OPEN_RECORDS_INDEX
 from infra.config import QueueConfig
-from local.context import LocalContext
+from local.context import LocalContext, create_table
 
 #: Local-only: the queues the event sources serve, as the provisioner made them (JSON list of LocalQueue).
 QUEUES_VARIABLE = "LOCAL_BATCH_QUEUES"
@@ -68,14 +68,11 @@ class LocalLambdaContext:
 
 def create_jobs_table(dynamodb: Any, name: str) -> None:
     """The keys, sparse indexes and TTL attribute the construct declares (boto3 DynamoDB client)."""
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": attribute, "AttributeType": "S"}
-            for attribute in ("pk", "sk", "open_kind", "opened_at", "open_job")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    create_table(
+        dynamodb,
+        name,
+        key=[("pk", "S"), ("sk", "S")],
+        index_attributes=[("open_kind", "S"), ("opened_at", "S"), ("open_job", "S")],
         GlobalSecondaryIndexes=[
             {
                 "IndexName": OPEN_RECORDS_INDEX,
@@ -91,9 +88,6 @@ def create_jobs_table(dynamodb: Any, name: str) -> None:
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
+from local.context import create_table
 from local.serving import BackgroundServer
 
 if TYPE_CHECKING:
@@ -22,21 +23,7 @@ SESSIONS_TABLE = "claude-kit-local-chat-sessions"
 
 def create_sessions_table(dynamodb: Any, name: str = SESSIONS_TABLE) -> None:
     """Key schema and TTL attribute as the CDK construct declares them (`dynamodb` is a boto3 client)."""
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "session_id", "AttributeType": "S"},
-            {"AttributeName": "seq", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "session_id", "KeyType": "HASH"},
-            {"AttributeName": "seq", "KeyType": "RANGE"},
-        ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    create_table(dynamodb, name, key=[("session_id", "S"), ("seq", "N")])
 
 
 def provision_chat(context: LocalContext) -> Mapping[str, str]:

@@ -5,7 +5,7 @@ Apart from `local.stack`, so capability modules (local/chat.py …) can import i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -38,6 +38,36 @@ class LocalContext:
             region_name=self.config.region,
         )
         return session.client(service, endpoint_url=self.endpoint_url)
+
+
+def create_table(
+    dynamodb: Any,
+    name: str,
+    *,
+    key: Sequence[tuple[str, str]],
+    index_attributes: Sequence[tuple[str, str]] = (),
+    ttl_attribute: str = "expires_at",
+    **options: Any,
+) -> None:
+    """An on-demand table with a TTL attribute, as infra/ declares every table of the kit.
+
+    `key` is (name, type) for the partition key and optionally the sort key; `options` go to CreateTable
+    (GlobalSecondaryIndexes …), whose key attributes are listed in `index_attributes`.
+    """
+    types = dict(key) | dict(index_attributes)
+    dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in types.items()],
+        KeySchema=[
+            {"AttributeName": n, "KeyType": kind}
+            for (n, _), kind in zip(key, ("HASH", "RANGE")[: len(key)], strict=True)
+        ],
+        **options,
+    )
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
+    )
 
 
 #: Creates a capability's resources on moto; returns the environment variables the functions need for them.

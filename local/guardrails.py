@@ -10,8 +10,10 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from local.context import create_table
+
 if TYPE_CHECKING:
-    from local.stack import LocalContext
+    from local.context import LocalContext
 
 
 def switch_parameter_name(env_name: str) -> str:
@@ -24,21 +26,7 @@ def quota_table_name(env_name: str) -> str:
 
 def create_quota_table(dynamodb: Any, name: str) -> None:
     """Keys and TTL attribute as the construct declares them (`dynamodb` is a boto3 client)."""
-    dynamodb.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "user_id", "AttributeType": "S"},
-            {"AttributeName": "day", "AttributeType": "S"},
-        ],
-        KeySchema=[
-            {"AttributeName": "user_id", "KeyType": "HASH"},
-            {"AttributeName": "day", "KeyType": "RANGE"},
-        ],
-    )
-    dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"}
-    )
+    create_table(dynamodb, name, key=[("user_id", "S"), ("day", "S")])
 
 
 def provision_guardrails(context: LocalContext) -> Mapping[str, str]:

@@ -10,9 +10,11 @@ service (the chat app under uvicorn, an SQS → consumer loop, the poller on a t
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
+from functools import partial
 from typing import Self
 from unittest.mock import patch
 
@@ -114,6 +116,8 @@ class LocalStack:
 
     def start(self) -> Self:
         with ExitStack() as starting:
+            # One access-log line per AWS call would bury the URLs and the answers the user is looking for.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
             moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._moto_port, verbose=False)
             moto.start()
             starting.callback(moto.stop)
@@ -176,6 +180,11 @@ def banner(stack: LocalStack) -> str:
     else:
         faults_url = f"{stack.urls['fake Claude']}/_fake/faults"
         lines.append(f"  faults         curl -X POST {faults_url} -d '[\"overloaded\"]'")
+    if chat := stack.urls.get("chat API"):
+        lines.append(
+            f"  try it         curl -N {chat}/chat -H 'content-type: application/json'"
+            " -H 'x-kit-user-id: alice' -d '{\"message\": \"Hello\"}'"
+        )
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -192,6 +201,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--claude-port", type=int, default=8787, help="0 picks a free port (default: %(default)s)"
     )
+    parser.add_argument(
+        "--chat-port", type=int, default=8080, help="0 picks a free port (default: %(default)s)"
+    )
     add_fake_options(parser)
     args = parser.parse_args(argv)
     try:
@@ -205,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         claude_port=args.claude_port,
         fake_config=fake_config_from(args),
         faults=faults,
+        services=[partial(ChatService, port=args.chat_port), BatchQueueServices],
     )
     with stack:
         print(banner(stack), flush=True)

@@ -118,7 +118,9 @@ def estimate_cost(
     cost = (table or get_price_table()).cost(model, usage, batch=batch)
     if cost is None:
         _warn_unknown_model(model)
-    return cost
+        return None
+    # Float noise (0.00032399999999999996) would reach callers and logs; a nano-dollar is precision enough.
+    return round(cost, 9)
 
 
 @cache

@@ -1,6 +1,6 @@
 """Every Claude call the kit makes goes through `ClaudeService`, which applies the rules in one place.
 
-Per call: allowed model and max_tokens cap → guards (spend switch, quotas) → context window → prompt-cache
+Per call: allowed model and max_tokens cap → context window → guards (spend switch, quotas) → prompt-cache
 breakpoints → the retry policy → one attempt on the fallback model if the primary stays overloaded → one
 telemetry record (success or failure) → guards settle the cost.
 """
@@ -196,8 +196,6 @@ class ClaudeService:
             raise ClaudeBadRequestError(f"model {request.model!r} is not in KIT_ALLOWED_MODELS")
         if reserved := sorted(_RESERVED_PARAMS.intersection(request.params)):
             raise ClaudeBadRequestError(f"params may not set {reserved}: they are ClaudeRequest fields")
-        for guard in self._guards:
-            guard.check(ctx)
         window = fit_context(
             request.system,
             request.messages,
@@ -218,6 +216,10 @@ class ClaudeService:
             remaining_seconds=None if remaining is None else lambda: remaining() / 1000,
             on_authentication_failure=self._clients.refresh_api_key,
         )
+        # Last: a guard that reserves part of a quota is settled by the call's record, so nothing that can
+        # fail without a record may run between the check and the call.
+        for guard in self._guards:
+            guard.check(ctx)
         return _Call(capped, ctx, window, attempts, started=self._clock(), model=request.model)
 
     def _token_counter(self, request: ClaudeRequest) -> TokenCounter:

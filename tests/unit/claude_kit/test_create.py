@@ -172,3 +172,22 @@ def test_a_guard_that_cannot_settle_does_not_undo_a_successful_call():
 
     assert result.text == "Hello there"
     assert len(harness.records) == 1
+
+
+def test_guards_are_not_charged_when_the_request_fails_before_the_call(monkeypatch):
+    # Given a quota-like guard and a context window that cannot be computed (count_tokens unavailable)
+    guard = RecordingGuard()
+    harness = make_harness(guards=[guard])
+
+    def unavailable(*args, **kwargs):
+        raise ClaudeBadRequestError("count_tokens unavailable")
+
+    monkeypatch.setattr("claude_kit.service.fit_context", unavailable)
+
+    # When the call is attempted
+    with pytest.raises(ClaudeBadRequestError):
+        harness.service.create(ask(), CTX)
+
+    # Then no guard reserved anything it would never see settled, and nothing reached Claude
+    assert guard.checked == []
+    assert harness.api.requests == []
