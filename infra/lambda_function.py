@@ -13,13 +13,12 @@ from collections.abc import Mapping, Sequence
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.bundling import ARCHITECTURE, RUNTIME, function_code
 from infra.config import EnvironmentConfig
 from infra.nag import acknowledge
-from infra.retention import log_retention, removal_policy
+from infra.retention import log_group
 
 SERVICE_NAME = "claude-serverless-kit"
 METRICS_NAMESPACE = "ClaudeServerlessKit"
@@ -45,9 +44,7 @@ def kit_python_function(
 
     The log group and role are siblings of the function in `scope`, named `<construct_id>Logs` / `Role`.
     """
-    log_group = logs.LogGroup(
-        scope, f"{construct_id}Logs", retention=log_retention(config), removal_policy=removal_policy(config)
-    )
+    function_logs = log_group(scope, f"{construct_id}Logs", config=config)
     # Not the default role: its AWSLambdaBasicExecutionRole would let the function write to every log group.
     role = iam.Role(
         scope,
@@ -55,7 +52,7 @@ def kit_python_function(
         assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
         description=f"{description} (claude-kit {env_name})",
     )
-    log_group.grant_write(role)
+    function_logs.grant_write(role)
     function = lambda_.Function(
         scope,
         construct_id,
@@ -67,7 +64,7 @@ def kit_python_function(
         memory_size=memory_mb,
         timeout=timeout,
         role=role,
-        log_group=log_group,
+        log_group=function_logs,
         tracing=lambda_.Tracing.ACTIVE,
         layers=list(layers),
         reserved_concurrent_executions=reserved_concurrency,

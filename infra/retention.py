@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_logs as logs
+from constructs import Construct
 
 from infra.config import EnvironmentConfig
 
@@ -41,3 +42,10 @@ def removal_policy(config: EnvironmentConfig) -> RemovalPolicy:
 
 def log_retention(config: EnvironmentConfig) -> logs.RetentionDays:
     return _RETENTION_DAYS[config.log_retention_days]
+
+
+def log_group(scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> logs.LogGroup:
+    """A log group that keeps the environment's retention and goes, or stays, with the stack."""
+    return logs.LogGroup(
+        scope, construct_id, retention=log_retention(config), removal_policy=removal_policy(config)
+    )

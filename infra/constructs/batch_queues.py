@@ -25,6 +25,7 @@ from infra.constructs.api_key_secret import ApiKeySecret
 from infra.lambda_function import kit_python_function
 from infra.nag import acknowledge
 from infra.retention import removal_policy
+from infra.tables import kit_table, string_key
 
 #: The jobs table's sparse indexes, as functions/batch_jobs/store.py queries them (a test keeps them equal).
 OPEN_RECORDS_INDEX = "open-records"
@@ -271,32 +272,27 @@ class BatchQueues(Construct):
 
     def _jobs_table(self, env_name: str, config: EnvironmentConfig) -> dynamodb.TableV2:
         """Keys and sparse indexes as functions/batch_jobs/store.py uses them (local/batch_queues.py too)."""
-        string = dynamodb.AttributeType.STRING
-        return dynamodb.TableV2(
+        # Recovery on everywhere (the default): the table is small, and losing job state would strand
+        # paid-for results.
+        return kit_table(
             self,
             "Jobs",
+            config=config,
             table_name=jobs_table_name(env_name),
-            partition_key=dynamodb.Attribute(name="pk", type=string),
-            sort_key=dynamodb.Attribute(name="sk", type=string),
-            billing=dynamodb.Billing.on_demand(),
-            time_to_live_attribute="expires_at",
+            partition_key=string_key("pk"),
+            sort_key=string_key("sk"),
             global_secondary_indexes=[
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name=OPEN_RECORDS_INDEX,
-                    partition_key=dynamodb.Attribute(name="open_kind", type=string),
-                    sort_key=dynamodb.Attribute(name="opened_at", type=string),
+                    partition_key=string_key("open_kind"),
+                    sort_key=string_key("opened_at"),
                 ),
                 dynamodb.GlobalSecondaryIndexPropsV2(
                     index_name=OPEN_ITEMS_INDEX,
-                    partition_key=dynamodb.Attribute(name="open_job", type=string),
+                    partition_key=string_key("open_job"),
                     projection_type=dynamodb.ProjectionType.KEYS_ONLY,
                 ),
             ],
-            # On everywhere: the table is small, and losing job state would strand paid-for results.
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=removal_policy(config),
         )
 
     def _results_bucket(self, config: EnvironmentConfig) -> s3.Bucket:

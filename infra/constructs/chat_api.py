@@ -17,14 +17,14 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.api_key_secret import ApiKeySecret
 from infra.lambda_function import kit_python_function
 from infra.nag import acknowledge
-from infra.retention import log_retention, removal_policy
+from infra.retention import log_group, removal_policy
+from infra.tables import kit_table, string_key
 
 #: Publisher of the Lambda Web Adapter layers (github.com/aws/aws-lambda-web-adapter).
 LWA_LAYER_ACCOUNT = "753240598075"
@@ -71,18 +71,14 @@ class ChatApi(Construct):
         super().__init__(scope, construct_id)
         chat = config.chat
 
-        self.table = dynamodb.TableV2(
+        self.table = kit_table(
             self,
             "Sessions",
-            partition_key=dynamodb.Attribute(name="session_id", type=dynamodb.AttributeType.STRING),
+            config=config,
+            partition_key=string_key("session_id"),
             sort_key=dynamodb.Attribute(name="seq", type=dynamodb.AttributeType.NUMBER),
-            billing=dynamodb.Billing.on_demand(),
-            time_to_live_attribute="expires_at",
             encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=config.removal_policy == "retain"
-            ),
-            removal_policy=removal_policy(config),
+            point_in_time_recovery=config.removal_policy == "retain",
         )
         if config.removal_policy != "retain":
             acknowledge(
@@ -135,9 +131,7 @@ class ChatApi(Construct):
                 provisioned_concurrent_executions=chat.provisioned_concurrency or None,
             )
 
-        access_logs = logs.LogGroup(
-            self, "AccessLogs", retention=log_retention(config), removal_policy=removal_policy(config)
-        )
+        access_logs = log_group(self, "AccessLogs", config=config)
         self.api = apigateway.RestApi(
             self,
             "Api",

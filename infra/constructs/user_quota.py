@@ -7,12 +7,11 @@ See claude_kit.guardrails.UserQuotaGuard for how calls reserve and settle.
 
 from __future__ import annotations
 
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.config import AlertsConfig, EnvironmentConfig
-from infra.retention import removal_policy
+from infra.tables import kit_table, string_key
 
 
 def quota_environment(alerts: AlertsConfig) -> dict[str, str]:
@@ -31,17 +30,8 @@ class UserQuota(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)
         self._alerts = config.alerts
-        self.table = dynamodb.TableV2(
-            self,
-            "Table",
-            partition_key=dynamodb.Attribute(name="user_id", type=dynamodb.AttributeType.STRING),
-            sort_key=dynamodb.Attribute(name="day", type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            time_to_live_attribute="expires_at",
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            removal_policy=removal_policy(config),
+        self.table = kit_table(
+            self, "Table", config=config, partition_key=string_key("user_id"), sort_key=string_key("day")
         )
 
     def attach(self, function: lambda_.Function) -> None:

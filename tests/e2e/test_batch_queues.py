@@ -4,14 +4,17 @@ poller on its schedule → results in S3, without a test driving any step."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx2
 import pytest
 
 from batch_jobs import cli, clients
 from batch_jobs.jobs import job_summary
+from claude_kit.aws import aws_client
 from local.stack import LocalStack
 from tests.integration.batch_jobs.support import close_claude_client
 
@@ -58,7 +61,7 @@ def test_enqueued_job_completes_on_its_own(batch_stack, tmp_path):
 
     # Then the stack's event source, consumer and poller finish the job, and its results are in S3
     assert _wait_for_completion("e2e-job") == {"SUCCEEDED": 20}
-    s3 = clients.aws_client("s3")
+    s3 = aws_client("s3")
     bucket = batch_stack.env["KIT_RESULTS_BUCKET"]
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=bucket, Prefix="results/e2e-job/")["Contents"]]
     lines = [
@@ -74,3 +77,46 @@ def test_enqueued_job_completes_on_its_own(batch_stack, tmp_path):
     assert as_alice.json()["counts"] == {"SUCCEEDED": 20}
     assert as_alice.json()["status"] == "COMPLETED"
     assert as_bob.status_code == 404
+
+
+def test_bin_kit_enqueues_and_reports_a_job_as_an_operator_would(batch_stack, tmp_path):
+    # Given a work-item file with one valid item and one line that is not JSON
+    items = tmp_path / "work.jsonl"
+    valid = {
+        "custom_id": "cli-1",
+        "params": {"max_tokens": 16, "messages": [{"role": "user", "content": "Hi"}]},
+    }
+    items.write_text(json.dumps(valid) + "\n{not json\n")
+    kit = [str(Path(__file__).parents[2] / "bin" / "kit")]
+
+    # When the operator runs bin/kit enqueue, then bin/kit results, against the local environment
+    enqueued = subprocess.run(
+        [*kit, "enqueue", str(items), "--env", "local", "--job-id", "cli-job"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    _wait_for_completion("cli-job")
+    results = subprocess.run(
+        [*kit, "results", "cli-job", "--env", "local", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    # Then the bad line is reported by number and not sent, and the job's results are shown
+    assert "line 2" in enqueued.stdout + enqueued.stderr
+    assert "cli-job" in enqueued.stdout
+    assert results.returncode == 0, results.stderr
+    assert json.loads(results.stdout)["counts"] == {"SUCCEEDED": 1}
+
+
+def test_bin_kit_without_a_command_prints_its_usage():
+    kit = Path(__file__).parents[2] / "bin" / "kit"
+
+    done = subprocess.run([str(kit)], capture_output=True, text=True, timeout=30, check=False)
+
+    assert done.returncode == 2
+    assert "bin/kit enqueue FILE.jsonl" in done.stderr

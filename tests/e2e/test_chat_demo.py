@@ -19,7 +19,7 @@ def test_the_demo_streams_one_answer_and_exits_zero() -> None:
     # When the demo runs as `make demo` runs it (no AWS account, no API key), with a fast fake
     environment = {name: value for name, value in os.environ.items() if name != "ANTHROPIC_API_KEY"}
     fast_fake = ["--tokens-per-second", "1000", "--first-token-delay", "0"]
-    result = subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
+    result = subprocess.run(
         [sys.executable, "-m", "local.demo", *fast_fake, "Hi!"],
         cwd=REPO_ROOT,
         env={**environment, "PYTHONPATH": os.pathsep.join(["functions", "."])},

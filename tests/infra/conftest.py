@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, CfnElement
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 from constructs import IConstruct
@@ -41,6 +41,33 @@ class SynthesizedEnvironment:
     stack: KitStack
     template: Template
 
+    def logical_id(self, construct: IConstruct) -> str:
+        """The logical id of `construct`'s CloudFormation resource (a function, a table, a role ...)."""
+        element = construct.node.default_child
+        assert isinstance(element, CfnElement)
+        return self.stack.get_logical_id(element)
+
+
+def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
+    """The properties of every resource of type `kind`, by logical id."""
+    return {name: body["Properties"] for name, body in template.find_resources(kind).items()}
+
+
+def role_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
+    """Every statement of the IAM policies attached to the role with logical id `role_id`."""
+    return [
+        statement
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Roles"]
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    """A policy statement's actions as a list (CloudFormation writes a single one as a string)."""
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
 
 @dataclass(frozen=True)
 class Acknowledgement:
@@ -61,6 +88,14 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Syn
         return SynthesizedEnvironment(config=config, stack=stack, template=Template.from_stack(stack))
 
     return synthesize
+
+
+@pytest.fixture(params=ENVIRONMENTS)
+def env(
+    request: pytest.FixtureRequest, synthesized: Callable[[str], SynthesizedEnvironment]
+) -> SynthesizedEnvironment:
+    """Each environment in turn: a test taking `env` runs once per environment of cdk.json."""
+    return synthesized(request.param)
 
 
 @pytest.fixture(scope="session")

@@ -3,46 +3,21 @@ the jobs table, the results bucket, the poller's schedule, and grants no wider t
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from aws_cdk.assertions import Match, Template
+from aws_cdk.assertions import Match
 
 from batch_jobs import store
 from infra.constructs import batch_queues
-from tests.infra.conftest import ENVIRONMENTS, SynthesizedEnvironment
+from tests.infra.conftest import actions, resources, role_statements
 
 pytestmark = pytest.mark.slow
-
-
-def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
-    return {name: body["Properties"] for name, body in template.find_resources(kind).items()}
-
-
-def logical_id(env: SynthesizedEnvironment, construct: Any) -> str:
-    return env.stack.get_logical_id(construct.node.default_child)
-
-
-def role_statements(template: Template, role_id: str) -> list[dict[str, Any]]:
-    return [
-        statement
-        for policy in resources(template, "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Roles"]
-        for statement in policy["PolicyDocument"]["Statement"]
-    ]
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def env(request, synthesized: Callable[[str], SynthesizedEnvironment]) -> SynthesizedEnvironment:
-    return synthesized(request.param)
 
 
 def test_each_configured_queue_has_a_dead_letter_queue_after_max_receive_count(env):
     # Given the environment's configured queues
     for queue_config in env.config.batch.queues:
         queues = env.stack.batch.queues[queue_config.name]
-        dlq_id = logical_id(env, queues.dead_letter_queue)
+        dlq_id = env.logical_id(queues.dead_letter_queue)
 
         # Then the queue redrives to its own DLQ after maxReceiveCount, and waits 6 consumer timeouts
         env.template.has_resource_properties(
@@ -70,7 +45,7 @@ def test_each_configured_queue_has_a_dead_letter_queue_after_max_receive_count(e
 def test_every_queue_refuses_requests_without_tls(env):
     policies = resources(env.template, "AWS::SQS::QueuePolicy").values()
     queue_ids = {
-        logical_id(env, construct)
+        env.logical_id(construct)
         for queues in env.stack.batch.queues.values()
         for construct in (queues.queue, queues.dead_letter_queue)
     }
@@ -92,8 +67,8 @@ def test_consumers_report_partial_batch_failures_with_the_configured_batching(en
         env.template.has_resource_properties(
             "AWS::Lambda::EventSourceMapping",
             {
-                "FunctionName": {"Ref": logical_id(env, queues.consumer)},
-                "EventSourceArn": {"Fn::GetAtt": [logical_id(env, queues.queue), "Arn"]},
+                "FunctionName": {"Ref": env.logical_id(queues.consumer)},
+                "EventSourceArn": {"Fn::GetAtt": [env.logical_id(queues.queue), "Arn"]},
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
                 "BatchSize": queue_config.batch_size,
                 "MaximumBatchingWindowInSeconds": window if window else Match.absent(),
@@ -105,7 +80,7 @@ def test_consumers_report_partial_batch_failures_with_the_configured_batching(en
 def test_consumers_are_plain_python_handlers_told_their_queue_and_mode(env):
     for queue_config in env.config.batch.queues:
         consumer = resources(env.template, "AWS::Lambda::Function")[
-            logical_id(env, env.stack.batch.queues[queue_config.name].consumer)
+            env.logical_id(env.stack.batch.queues[queue_config.name].consumer)
         ]
         variables = consumer["Environment"]["Variables"]
 
@@ -116,36 +91,36 @@ def test_consumers_are_plain_python_handlers_told_their_queue_and_mode(env):
         assert "AWS_LWA_PORT" not in variables
         assert variables["KIT_QUEUE_NAME"] == queue_config.name
         assert variables["KIT_QUEUE_MODE"] == queue_config.mode
-        assert variables["KIT_JOBS_TABLE"] == {"Ref": logical_id(env, env.stack.batch.table)}
-        assert variables["KIT_RESULTS_BUCKET"] == {"Ref": logical_id(env, env.stack.batch.bucket)}
+        assert variables["KIT_JOBS_TABLE"] == {"Ref": env.logical_id(env.stack.batch.table)}
+        assert variables["KIT_RESULTS_BUCKET"] == {"Ref": env.logical_id(env.stack.batch.bucket)}
 
 
 def test_consumer_may_write_items_and_results_and_nothing_else_of_the_batch_store(env):
-    table_arn = {"Fn::GetAtt": [logical_id(env, env.stack.batch.table), "Arn"]}
-    bucket_arn = {"Fn::GetAtt": [logical_id(env, env.stack.batch.bucket), "Arn"]}
+    table_arn = {"Fn::GetAtt": [env.logical_id(env.stack.batch.table), "Arn"]}
+    bucket_arn = {"Fn::GetAtt": [env.logical_id(env.stack.batch.bucket), "Arn"]}
     for queues in env.stack.batch.queues.values():
-        statements = role_statements(env.template, logical_id(env, queues.consumer.role))
-        dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in _actions(s))]
-        s3 = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
+        statements = role_statements(env.template, env.logical_id(queues.consumer.role))
+        dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in actions(s))]
+        s3 = [s for s in statements if any(a.startswith("s3:") for a in actions(s))]
 
-        assert [(sorted(_actions(s)), s["Resource"]) for s in dynamodb] == [
+        assert [(sorted(actions(s)), s["Resource"]) for s in dynamodb] == [
             (
                 ["dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
                 table_arn,
             )
         ]
-        assert [sorted(_actions(s)) for s in s3] == [["s3:AbortMultipartUpload", "s3:PutObject"]]
+        assert [sorted(actions(s)) for s in s3] == [["s3:AbortMultipartUpload", "s3:PutObject"]]
         assert sorted(map(str, s3[0]["Resource"])) == sorted(
             str({"Fn::Join": ["", [bucket_arn, f"/{prefix}/*"]]}) for prefix in ("results", "rejections")
         )
 
 
 def test_poller_may_query_the_open_indexes_and_publish_on_the_default_bus(env):
-    statements = role_statements(env.template, logical_id(env, env.stack.batch.poller.role))
-    (query,) = [s for s in statements if "dynamodb:Query" in _actions(s)]
-    (put_events,) = [s for s in statements if "events:PutEvents" in _actions(s)]
+    statements = role_statements(env.template, env.logical_id(env.stack.batch.poller.role))
+    (query,) = [s for s in statements if "dynamodb:Query" in actions(s)]
+    (put_events,) = [s for s in statements if "events:PutEvents" in actions(s)]
 
-    table_arn = {"Fn::GetAtt": [logical_id(env, env.stack.batch.table), "Arn"]}
+    table_arn = {"Fn::GetAtt": [env.logical_id(env.stack.batch.table), "Arn"]}
     expected = [
         table_arn,
         *({"Fn::Join": ["", [table_arn, f"/index/{name}"]]} for name in ("open-records", "open-items")),
@@ -160,7 +135,7 @@ def test_poller_runs_on_the_configured_schedule(env):
         {
             "ScheduleExpression": f"rate({env.config.batch.poll_interval_minutes} minutes)",
             "Target": {
-                "Arn": {"Fn::GetAtt": [logical_id(env, env.stack.batch.poller), "Arn"]},
+                "Arn": {"Fn::GetAtt": [env.logical_id(env.stack.batch.poller), "Arn"]},
                 "RetryPolicy": {"MaximumRetryAttempts": 0},
             },
         },
@@ -197,7 +172,7 @@ def test_index_names_match_what_the_store_queries():
 
 
 def test_results_bucket_is_private_encrypted_tls_only_and_expires_results(env):
-    bucket_id = logical_id(env, env.stack.batch.bucket)
+    bucket_id = env.logical_id(env.stack.batch.bucket)
     bucket = resources(env.template, "AWS::S3::Bucket")[bucket_id]
 
     assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
@@ -232,7 +207,7 @@ def test_results_bucket_is_private_encrypted_tls_only_and_expires_results(env):
 def test_spend_guard_may_pause_exactly_the_consumers_event_source_mappings(env):
     if env.stack.spend_guard is None:
         pytest.skip("spend guard disabled in this environment")
-    guard = resources(env.template, "AWS::Lambda::Function")[logical_id(env, env.stack.spend_guard.function)]
+    guard = resources(env.template, "AWS::Lambda::Function")[env.logical_id(env.stack.spend_guard.function)]
     mapping_refs = [
         {"Ref": env.stack.get_logical_id(queues.cfn_event_source_mapping)}
         for queues in env.stack.batch.queues.values()
@@ -263,19 +238,14 @@ def test_every_acknowledged_finding_of_the_batch_queues_has_a_reason(env, acknow
     assert nag_findings(env.stack.batch) == []
 
 
-def _actions(statement: dict[str, Any]) -> list[str]:
-    actions = statement["Action"]
-    return [actions] if isinstance(actions, str) else list(actions)
-
-
 def test_chat_api_may_read_jobs_for_its_jobs_route_and_nothing_more(env):
-    chat = resources(env.template, "AWS::Lambda::Function")[logical_id(env, env.stack.chat.function)]
-    table_arn = {"Fn::GetAtt": [logical_id(env, env.stack.batch.table), "Arn"]}
-    statements = role_statements(env.template, logical_id(env, env.stack.chat.function.role))
+    chat = resources(env.template, "AWS::Lambda::Function")[env.logical_id(env.stack.chat.function)]
+    table_arn = {"Fn::GetAtt": [env.logical_id(env.stack.batch.table), "Arn"]}
+    statements = role_statements(env.template, env.logical_id(env.stack.chat.function.role))
 
     assert chat["Environment"]["Variables"]["KIT_JOBS_TABLE"] == {
-        "Ref": logical_id(env, env.stack.batch.table)
+        "Ref": env.logical_id(env.stack.batch.table)
     }
-    assert [sorted(_actions(s)) for s in statements if s["Resource"] == table_arn] == [
+    assert [sorted(actions(s)) for s in statements if s["Resource"] == table_arn] == [
         ["dynamodb:GetItem", "dynamodb:Query"]
     ]

@@ -5,13 +5,11 @@ only, the usage plan, least-privilege grants, cdk-nag."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aws_cdk import App, CfnElement, Environment, RemovalPolicy, Stack
-from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import App, Environment, RemovalPolicy, Stack
 from aws_cdk.assertions import Template
 from fastapi.testclient import TestClient
 
@@ -22,7 +20,7 @@ from infra.config import ChatConfig, EnvironmentConfig, SecretConfig
 from infra.constructs.api_key_secret import ApiKeySecret
 from infra.constructs.chat_api import ChatApi
 from infra.nag import add_nag_checks
-from tests.infra.conftest import ENVIRONMENTS, SynthesizedEnvironment, synth_context
+from tests.infra.conftest import SynthesizedEnvironment, actions, resources, role_statements, synth_context
 
 pytestmark = pytest.mark.slow
 
@@ -35,10 +33,6 @@ APP_ROUTES = {
     ("DELETE", "/chat/{session_id}"),
     ("GET", "/health"),
 }
-
-
-def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
-    return {name: body["Properties"] for name, body in template.find_resources(kind).items()}
 
 
 def flatten(value: Any) -> str:
@@ -88,32 +82,6 @@ def chat_function(template: Template) -> tuple[str, dict[str, Any]]:
         if props["Handler"] == "chat_api/run.sh"
     ]
     return found
-
-
-def actions(statement: dict[str, Any]) -> list[str]:
-    action = statement["Action"]
-    return action if isinstance(action, list) else [action]
-
-
-def table_id(stack: Stack, table: dynamodb.TableV2) -> str:
-    element = table.node.default_child
-    assert isinstance(element, CfnElement)
-    return stack.get_logical_id(element)
-
-
-def role_statements(template: Template, function: dict[str, Any]) -> list[dict[str, Any]]:
-    role_id = function["Role"]["Fn::GetAtt"][0]
-    return [
-        statement
-        for policy in resources(template, "AWS::IAM::Policy").values()
-        if {"Ref": role_id} in policy["Roles"]
-        for statement in policy["PolicyDocument"]["Statement"]
-    ]
-
-
-@pytest.fixture(params=ENVIRONMENTS)
-def env(request, synthesized: Callable[[str], SynthesizedEnvironment]) -> SynthesizedEnvironment:
-    return synthesized(request.param)
 
 
 def test_every_route_streams_from_the_chat_function_for_up_to_15_minutes(env: SynthesizedEnvironment) -> None:
@@ -195,10 +163,10 @@ def test_the_chat_function_may_read_its_secret_and_use_its_table_and_nothing_els
 ) -> None:
     # Given the chat function's permissions
     _, chat = chat_function(env.template)
-    statements = role_statements(env.template, chat)
-    sessions = table_id(env.stack, env.stack.chat.table)
-    jobs = table_id(env.stack, env.stack.batch.table)
-    quota = table_id(env.stack, env.stack.user_quota.table) if env.stack.user_quota else None
+    statements = role_statements(env.template, chat["Role"]["Fn::GetAtt"][0])
+    sessions = env.logical_id(env.stack.chat.table)
+    jobs = env.logical_id(env.stack.batch.table)
+    quota = env.logical_id(env.stack.user_quota.table) if env.stack.user_quota else None
 
     # Then it reads exactly one secret: the environment's API key
     secret_resources = [s["Resource"] for s in statements if "secretsmanager:GetSecretValue" in actions(s)]
@@ -232,7 +200,7 @@ def test_the_chat_function_may_read_its_secret_and_use_its_table_and_nothing_els
 def test_the_sessions_table_is_on_demand_encrypted_expiring_and_recoverable_where_kept(
     env: SynthesizedEnvironment,
 ) -> None:
-    sessions = table_id(env.stack, env.stack.chat.table)
+    sessions = env.logical_id(env.stack.chat.table)
     table = resources(env.template, "AWS::DynamoDB::GlobalTable")[sessions]
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["KeySchema"] == [

@@ -14,15 +14,11 @@ from infra.billing_stack import BillingStack, add_billing_stack
 from infra.config import AlertsConfig, load_environment
 from infra.constructs.spend_guard import DAILY_REOPEN
 from infra.stack import KitStack, add_environment
-from tests.infra.conftest import CDK_CONTEXT, ENVIRONMENTS, SynthesizedEnvironment, synth_context
+from tests.infra.conftest import CDK_CONTEXT, ENVIRONMENTS, SynthesizedEnvironment, resources, synth_context
 
 pytestmark = pytest.mark.slow
 
 NAMESPACE = "ClaudeServerlessKit"
-
-
-def resources(template: Template, kind: str) -> dict[str, dict[str, Any]]:
-    return {name: body["Properties"] for name, body in template.find_resources(kind).items()}
 
 
 def alarm(template: Template, name: str) -> dict[str, Any]:
