@@ -24,6 +24,7 @@ ITEMS = 500
 def run(items: int = ITEMS) -> list[Measurement]:
     from batch_jobs import cli, clients
     from batch_jobs.jobs import job_summary
+    from claude_kit.aws import aws_client
     from local.batch_queues import QUEUES_VARIABLE, LocalQueue, SqsEventSource, consume, run_poller
     from local.stack import LocalStack
 
@@ -44,7 +45,7 @@ def run(items: int = ITEMS) -> list[Measurement]:
         )
         (spec,) = [s for s in json.loads(stack.env[QUEUES_VARIABLE]) if s["name"] == "default"]
         queue = LocalQueue(**spec)
-        source = SqsEventSource(clients.aws_client("sqs"), queue, partial(consume, queue))
+        source = SqsEventSource(aws_client("sqs"), queue, partial(consume, queue))
 
         start = time.perf_counter()
         with redirect_stdout(io.StringIO()):

@@ -27,6 +27,7 @@ from batch_jobs.enqueue import (
 )
 from batch_jobs.jobs import job_summary
 from batch_jobs.settings import BatchSettings, item_limits
+from claude_kit.aws import aws_client
 from claude_kit.settings import get_settings
 
 
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _sender(settings: BatchSettings, queue: str) -> QueueSender:
-    sqs = clients.aws_client("sqs")
+    sqs = aws_client("sqs")
     return QueueSender(
         sqs, resolve_queue_url(sqs, settings, queue), max_message_bytes=settings.max_message_bytes
     )

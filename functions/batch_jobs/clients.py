@@ -1,42 +1,30 @@
 """Clients and stores of the batch functions, created once per container (or CLI run) on first use.
 
-boto3 honours `AWS_ENDPOINT_URL`, which is how the same code reaches moto locally and AWS when deployed; the
-Anthropic client comes from claude_kit. Tests call `reset()` after changing the environment, and may replace
-`get_retry_policy` (sleeps) or `get_guards`.
+The AWS and Anthropic clients come from claude_kit. Tests call `reset()` after changing the environment, and
+may replace `get_retry_policy` (sleeps) or `get_guards`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any
-
-import boto3
-from botocore.config import Config
 
 from batch_jobs.completion import CompletionEvents
 from batch_jobs.message_batches import MessageBatches
 from batch_jobs.results import ResultStore
 from batch_jobs.settings import BatchSettings, get_batch_settings
 from batch_jobs.store import JobStore
+from claude_kit import aws
+from claude_kit.aws import aws_client, dynamodb_table
 from claude_kit.clients import get_clients
 from claude_kit.guardrails import CallGuard, get_call_guards
 from claude_kit.retry import RetryPolicy
 from claude_kit.service import ClaudeService
 from claude_kit.settings import get_settings
 
-#: Standard mode retries throttling and transient errors with backoff, across every AWS call the kit makes.
-_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
-
-
-@cache
-def aws_client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
-
 
 def job_store_for(settings: BatchSettings) -> JobStore:
-    table = boto3.resource("dynamodb", config=_CONFIG).Table(settings.table_name)
-    return JobStore(table, ttl_days=settings.results_expire_days)
+    return JobStore(dynamodb_table(settings.table_name), ttl_days=settings.results_expire_days)
 
 
 @cache
@@ -85,13 +73,7 @@ def message_batches(remaining_seconds: Callable[[], float] | None = None) -> Mes
 
 def reset() -> None:
     """Forget every cached client, store and setting (tests; a CLI switching environments)."""
-    factories = (
-        aws_client,
-        get_job_store,
-        get_result_store,
-        get_completion_events,
-        get_retry_policy,
-        get_service,
-    )
+    factories = (get_job_store, get_result_store, get_completion_events, get_retry_policy, get_service)
     for factory in (*factories, get_batch_settings, get_settings, get_clients, get_call_guards):
         factory.cache_clear()
+    aws.reset()

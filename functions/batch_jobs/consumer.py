@@ -40,7 +40,7 @@ def inbound(record: SQSRecord) -> InboundMessage:
     )
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return consume(event, context, get_batch_settings())

@@ -5,22 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from batch_jobs.store import FINAL_STATES, JobStore
+from batch_jobs.store import FINAL_STATES, JobRecord, JobStore
 
 
 @dataclass(frozen=True, slots=True)
-class JobSummary:
-    job_id: str
-    queue: str
-    mode: str
-    status: str
-    owner_user_id: str | None
-    #: How many items the sender announced (`job_items`); None when sent without the enqueue helper.
-    expected_items: int | None
+class JobSummary(JobRecord):
+    """The job's record and how many of its items are in each state."""
+
     counts: dict[str, int]
-    results_uri: str | None
-    created_at: str
-    completed_at: str | None
 
     @property
     def total(self) -> int:
@@ -40,15 +32,4 @@ def job_summary(jobs: JobStore, job_id: str) -> JobSummary | None:
     record = jobs.get_job(job_id)
     if record is None:
         return None
-    return JobSummary(
-        job_id=record.job_id,
-        queue=record.queue,
-        mode=record.mode,
-        status=record.status,
-        owner_user_id=record.owner_user_id,
-        expected_items=record.expected_items,
-        counts=dict(sorted(jobs.item_counts(job_id).items())),
-        results_uri=record.results_uri,
-        created_at=record.created_at,
-        completed_at=record.completed_at,
-    )
+    return JobSummary(**asdict(record), counts=dict(sorted(jobs.item_counts(job_id).items())))

@@ -16,7 +16,7 @@ from claude_kit.observability import logger, tracer
 MIN_REMAINING_SECONDS = 60
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(_event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     def remaining_seconds() -> float:

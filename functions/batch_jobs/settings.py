@@ -6,10 +6,9 @@ from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from batch_jobs.schema import ItemLimits
-from claude_kit.settings import RuntimeSettings
+from claude_kit.settings import KitSettings, RuntimeSettings
 
 #: SQS's classic message limit; infra/config.py `batch.queues[].max_message_bytes` sets the queue to match.
 DEFAULT_MAX_MESSAGE_BYTES = 262_144
@@ -17,10 +16,8 @@ DEFAULT_MAX_MESSAGE_BYTES = 262_144
 ATTRIBUTE_ALLOWANCE_BYTES = 1_024
 
 
-class BatchSettings(BaseSettings):
+class BatchSettings(KitSettings):
     """Validated once per container; the CLI builds one for the `--env` it is given."""
-
-    model_config = SettingsConfigDict(env_prefix="KIT_", frozen=True, extra="ignore")
 
     env_name: str = "local"
     #: The jobs/items table; defaults to the stack's name for it, so the CLI needs only `--env`.

@@ -85,6 +85,7 @@ class JobRecord:
     mode: str
     status: str
     owner_user_id: str | None
+    #: How many items the sender announced (`job_items`); None when sent without the enqueue helper.
     expected_items: int | None
     results_uri: str | None
     created_at: str

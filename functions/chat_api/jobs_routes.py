@@ -59,17 +59,6 @@ def jobs_router(caller: Callable[..., Caller], jobs: Callable[[], JobStore] = ge
         summary = await run_in_threadpool(job_summary, store, job_id)
         if summary is None or summary.owner_user_id != who.user_id:
             raise HTTPException(status_code=404, detail="No such job")
-        return JobStatus(
-            job_id=summary.job_id,
-            queue=summary.queue,
-            mode=summary.mode,
-            status=summary.status,
-            counts=summary.counts,
-            total=summary.total,
-            expected_items=summary.expected_items,
-            results_uri=summary.results_uri,
-            created_at=summary.created_at,
-            completed_at=summary.completed_at,
-        )
+        return JobStatus.model_validate(summary, from_attributes=True)
 
     return router

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities import parameters
 
 from chat_api.conversation import get_conversation
 from chat_api.sessions import get_session_store
+from claude_kit import aws
 from claude_kit.clients import get_clients
 from claude_kit.guardrails import get_call_guards
 from claude_kit.service import get_claude_service
@@ -23,7 +24,7 @@ AFTER_RESTORE_PATH = "/_lwa/snapstart/after-restore"
 
 
 async def release_per_environment_state() -> None:
-    """Close the connections to Claude, drop every client and the cached API key, reseed `random`.
+    """Close the connections to Claude, drop every client (AWS's too) and the cached API key, reseed `random`.
 
     Before a snapshot: nothing per-environment (connections, the key) goes into it. After a restore: every
     copy starts its own connections and its own retry jitter. The next request rebuilds what it needs; nothing
@@ -33,5 +34,6 @@ async def release_per_environment_state() -> None:
         await get_conversation().aclose()
     for factory in (get_conversation, get_session_store, get_claude_service, get_clients, get_call_guards):
         factory.cache_clear()
+    aws.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools' cache holds the secret's value
     random.seed()

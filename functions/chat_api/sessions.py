@@ -16,13 +16,12 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
-import boto3
 from boto3.dynamodb.conditions import Key
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from chat_api.errors import ChatError, ConcurrentTurnError, SessionNotFoundError
 from chat_api.settings import get_chat_settings
+from claude_kit.aws import dynamodb_table
 
 HEADER_SEQ = 0
 _SECONDS_PER_DAY = 86_400
@@ -264,9 +263,7 @@ def _turn_from_item(item: Mapping[str, Any]) -> StoredTurn:
 
 @cache
 def get_session_store() -> SessionStore:
-    """One store (and one boto3 connection pool) per container; honours AWS_ENDPOINT_URL for moto."""
+    """One store per container; a user is waiting, so its table gets short timeouts and fewer retries."""
     settings = get_chat_settings()
-    resource = boto3.resource(
-        "dynamodb", config=Config(retries={"mode": "standard"}, connect_timeout=2, read_timeout=5)
-    )
-    return SessionStore(resource.Table(settings.sessions_table), ttl_days=settings.session_ttl_days)
+    table = dynamodb_table(settings.sessions_table, connect_timeout=2, read_timeout=5, max_attempts=3)
+    return SessionStore(table, ttl_days=settings.session_ttl_days)

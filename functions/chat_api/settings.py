@@ -6,11 +6,13 @@ from functools import cache
 from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from claude_kit.settings import KitSettings
 
 
-class ChatSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KIT_CHAT_", frozen=True, extra="ignore")
+class ChatSettings(KitSettings):
+    model_config = SettingsConfigDict(env_prefix="KIT_CHAT_")
 
     #: DynamoDB table holding conversations (partition key `session_id`, sort key `seq`).
     sessions_table: str

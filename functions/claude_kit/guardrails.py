@@ -19,13 +19,13 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from claude_kit.aws import dynamodb_table
 from claude_kit.calls import Usage
 from claude_kit.errors import QuotaExceededError, SpendGuardClosedError
 from claude_kit.observability import logger
 from claude_kit.pricing import PriceTable, get_price_table
-from claude_kit.settings import RuntimeSettings, get_settings
+from claude_kit.settings import KitSettings, RuntimeSettings, get_settings
 from claude_kit.telemetry import record_count
 
 if TYPE_CHECKING:
@@ -47,10 +47,8 @@ class CallGuard(Protocol):
         """Account for a finished call (success, failure or partial stream) from its record."""
 
 
-class GuardrailSettings(BaseSettings):
+class GuardrailSettings(KitSettings):
     """Which guards this function uses; unset means that guard is off (local runs, no users)."""
-
-    model_config = SettingsConfigDict(env_prefix="KIT_", frozen=True, extra="ignore")
 
     #: SSM parameter holding the spend switch, e.g. /claude-kit/dev/spend-switch.
     spend_switch_parameter: str | None = None
@@ -371,12 +369,10 @@ def get_call_guards() -> Sequence[CallGuard]:
             )
         )
     if settings.quota_table:
-        import boto3
-
         usd, tokens = worst_case_call(get_settings(), get_price_table())
         guards.append(
             UserQuotaGuard(
-                table=boto3.resource("dynamodb").Table(settings.quota_table),
+                table=dynamodb_table(settings.quota_table),
                 default=Allowance(
                     usd=settings.user_daily_usd_allowance, tokens=settings.user_daily_token_allowance
                 ),

@@ -12,10 +12,14 @@ PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 
 
-class RuntimeSettings(BaseSettings):
-    """Validated once per container; defaults match infra/config.py so a bare local run behaves like dev."""
+class KitSettings(BaseSettings):
+    """Base of the kit's settings models: `KIT_`-prefixed variables, frozen once read, the rest ignored."""
 
     model_config = SettingsConfigDict(env_prefix="KIT_", frozen=True, extra="ignore")
+
+
+class RuntimeSettings(KitSettings):
+    """Validated once per container; defaults match infra/config.py so a bare local run behaves like dev."""
 
     env_name: str = "local"
     #: Secrets Manager secret whose SecretString is the Anthropic API key. Never the key itself.

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.parser.models import SnsModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
+from claude_kit.aws import aws_client
 from claude_kit.observability import logger, tracer
 from spend_guard.guard import BatchConsumers, Outcome, SpendGuard, SpendSwitch
 from spend_guard.settings import get_guard_settings
@@ -31,15 +32,13 @@ _EVENT: TypeAdapter[SnsModel | GuardCommand] = TypeAdapter(SnsModel | GuardComma
 @cache
 def get_spend_guard() -> SpendGuard:
     """Built once per container from settings; tests replace it with `get_spend_guard.cache_clear()` + env."""
-    import boto3
-
     settings = get_guard_settings()
     return SpendGuard(
-        switch=SpendSwitch(ssm=boto3.client("ssm"), parameter_name=settings.spend_switch_parameter),
+        switch=SpendSwitch(ssm=aws_client("ssm"), parameter_name=settings.spend_switch_parameter),
         consumers=BatchConsumers(
-            lambda_client=boto3.client("lambda"), mapping_ids=settings.batch_consumer_mappings
+            lambda_client=aws_client("lambda"), mapping_ids=settings.batch_consumer_mappings
         ),
-        cloudwatch=boto3.client("cloudwatch"),
+        cloudwatch=aws_client("cloudwatch"),
         brake_alarm_names=settings.spend_guard_alarm_names,
         budget_name=settings.spend_guard_budget_name,
         topic_arn=settings.spend_guard_topic_arn,
@@ -61,7 +60,7 @@ def run(command: GuardCommand, guard: SpendGuard) -> Outcome:
             return guard.daily_reopen()
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], _context: LambdaContext) -> dict[str, Any]:
     request = _EVENT.validate_python(event)

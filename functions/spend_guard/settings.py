@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from functools import cache
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from claude_kit.settings import KitSettings
 
 
-class SpendGuardSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="KIT_", frozen=True, extra="ignore")
-
+class SpendGuardSettings(KitSettings):
     env_name: str
     spend_switch_parameter: str
     #: Alarms whose ALARM closes the switch (JSON list).

@@ -19,6 +19,7 @@ from batch_jobs import clients
 from batch_jobs.collection import PollReport
 from batch_jobs.completion import EVENT_SOURCE
 from claude_kit import clients as claude_clients
+from claude_kit.aws import aws_client
 from infra.config import QueueConfig
 from local.batch_queues import LocalLambdaContext, LocalQueue, SqsEventSource, consume, provision, sqs_event
 from local.fake_claude import PLACEHOLDER_API_KEY, FakeClaudeServer
@@ -36,7 +37,7 @@ class BatchWorld:
     events_queue_url: str
 
     def sqs(self) -> Any:
-        return clients.aws_client("sqs")
+        return aws_client("sqs")
 
     def source(self, queue: str = "default") -> SqsEventSource:
         return SqsEventSource(self.sqs(), self.queues[queue], partial(consume, self.queues[queue]))
@@ -54,15 +55,11 @@ class BatchWorld:
         return [json.loads(message["Body"]) for message in messages.get("Messages", [])]
 
     def object_keys(self, prefix: str) -> list[str]:
-        pages = (
-            clients.aws_client("s3")
-            .get_paginator("list_objects_v2")
-            .paginate(Bucket=self.bucket, Prefix=prefix)
-        )
+        pages = aws_client("s3").get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
     def read_object(self, key: str) -> bytes:
-        return bytes(clients.aws_client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read())
+        return bytes(aws_client("s3").get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def send(self, queue: str, bodies: Sequence[str]) -> list[str]:
         """Raw `SendMessage`, as `aws sqs send-message` does it; returns the message ids."""

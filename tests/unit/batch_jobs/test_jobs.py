@@ -9,7 +9,16 @@ from batch_jobs.jobs import JobSummary
 
 def summary(counts: dict[str, int], expected: int | None) -> JobSummary:
     return JobSummary(
-        "j", "default", "batch", "OPEN", None, expected, counts, None, "2026-11-25T00:00:00Z", None
+        job_id="j",
+        queue="default",
+        mode="batch",
+        status="OPEN",
+        owner_user_id=None,
+        expected_items=expected,
+        results_uri=None,
+        created_at="2026-11-25T00:00:00Z",
+        completed_at=None,
+        counts=counts,
     )
 
 

@@ -3,13 +3,10 @@ document, the SnapStart hooks. Nothing here reaches Claude; the e2e tests cover 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from fastapi.testclient import TestClient
-from moto import mock_aws
 from openapi_spec_validator import validate
 
 from chat_api import lifecycle
@@ -23,7 +20,6 @@ from claude_kit.errors import ClaudeError, QuotaExceededError, SpendGuardClosedE
 from claude_kit.service import ClaudeService
 from claude_kit.settings import RuntimeSettings
 from claude_kit.telemetry import CallRecord
-from local.chat import create_sessions_table
 
 USER = {"x-kit-user-id": "alice"}
 
@@ -41,14 +37,6 @@ class RefusingGuard:
 
     def settle(self, ctx: CallContext, record: CallRecord) -> None:
         raise AssertionError("a refused call has nothing to settle")
-
-
-@pytest.fixture
-def table() -> Iterator[Any]:
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        create_sessions_table(dynamodb.meta.client, "sessions")
-        yield dynamodb.Table("sessions")
 
 
 def client_with(guard: RefusingGuard, table: Any) -> TestClient:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from chat_api.errors import ConcurrentTurnError, SessionNotFoundError
 from chat_api.sessions import Role, SessionStore, Turn
-from local.chat import create_sessions_table
 
 NOW = 1_800_000_000.0
 DAY = 86_400
@@ -23,14 +19,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def table() -> Iterator[Any]:
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        create_sessions_table(dynamodb.meta.client, "sessions")
-        yield dynamodb.Table("sessions")
 
 
 @pytest.fixture
