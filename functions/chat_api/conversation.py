@@ -30,7 +30,7 @@ from chat_api.models import (
 from chat_api.sessions import Role, Session, SessionStore, StoredTurn, Turn, get_session_store
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult, StreamEnd, TextDelta
 from claude_kit.errors import ClaudeError
-from claude_kit.guardrails import CallGuard, get_call_guards
+from claude_kit.guardrails import CallGuard, get_call_guards, release_all
 from claude_kit.observability import logger
 from claude_kit.service import get_claude_service
 from claude_kit.settings import RuntimeSettings, get_settings
@@ -90,33 +90,48 @@ class Conversation:
         )
         for guard in self._guards:  # spend switch, quota: refuse before anything is stored
             guard.check(ctx)
-        session = session or self._store.create(user_id)
-        user_turn = self._store.append_user_turn(
-            session, Turn(role=Role.USER, text=body.message, message_id=_new_id())
-        )
+        try:
+            session = session or self._store.create(user_id)
+            user_turn = self._store.append_user_turn(
+                session, Turn(role=Role.USER, text=body.message, message_id=_new_id())
+            )
+        except BaseException:  # e.g. a concurrent turn (409): the call will not happen
+            release_all(self._guards, ctx)
+            raise
         return Exchange(session, request, ctx, message_id=_new_id(), answer_seq=user_turn.seq + 1)
 
     async def stream(self, exchange: Exchange) -> AsyncGenerator[ChatEvent]:
         """Start, deltas, then done or error. Closing this generator early closes the upstream stream too."""
-        yield StartEvent(
-            session_id=exchange.session.session_id,
-            message_id=exchange.message_id,
-            model=exchange.request.model,
-        )
         try:
+            yield StartEvent(
+                session_id=exchange.session.session_id,
+                message_id=exchange.message_id,
+                model=exchange.request.model,
+            )
             async with aclosing(self._relay(exchange)) as relay:
                 async for item in relay:
                     yield DeltaEvent(text=item) if isinstance(item, str) else _done_event(item)
         except ClaudeError as exc:
             yield ErrorEvent(type=exc.error_type, message=exc.user_message, retryable=exc.retryable)
+        finally:
+            await self._release(exchange)
+
+    async def _release(self, exchange: Exchange) -> None:
+        """What `begin` reserved, given back if the call never reached Claude (a client gone after `start`);
+        a no-op once the Claude service settled the call."""
+        with anyio.CancelScope(shield=True):
+            await run_sync(release_all, self._guards, exchange.ctx)
 
     async def answer(self, exchange: Exchange) -> ChatAnswer:
         """The whole answer at once (`stream: false`): the same relay, collected, so storage matches."""
-        async with aclosing(self._relay(exchange)) as relay:
-            async for item in relay:
-                if isinstance(item, Turn):
-                    session_id = exchange.session.session_id
-                    return ChatAnswer(session_id=session_id, text=item.text, **_done_fields(item))
+        try:
+            async with aclosing(self._relay(exchange)) as relay:
+                async for item in relay:
+                    if isinstance(item, Turn):
+                        session_id = exchange.session.session_id
+                        return ChatAnswer(session_id=session_id, text=item.text, **_done_fields(item))
+        finally:
+            await self._release(exchange)
         raise RuntimeError("unreachable: the relay ends with the answer")
 
     async def aclose(self) -> None:

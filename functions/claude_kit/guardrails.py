@@ -46,6 +46,18 @@ class CallGuard(Protocol):
     def settle(self, ctx: CallContext, record: CallRecord) -> None:
         """Account for a finished call (success, failure or partial stream) from its record."""
 
+    def release(self, ctx: CallContext) -> None:
+        """Give back what `check` held for a call that never reached Claude; a no-op once it was settled."""
+
+
+def release_all(guards: Sequence[CallGuard], ctx: CallContext) -> None:
+    """`release` on every guard; a guard's bookkeeping failure is logged, never raised over the real error."""
+    for guard in guards:
+        try:
+            guard.release(ctx)
+        except Exception:
+            logger.exception("Guard could not release a call", extra={"guard": type(guard).__name__})
+
 
 class GuardrailSettings(KitSettings):
     """Which guards this function uses; unset means that guard is off (local runs, no users)."""
@@ -145,6 +157,9 @@ class SpendSwitchGuard:
 
     def settle(self, ctx: CallContext, record: CallRecord) -> None:
         """Nothing to account: the switch reacts to the cost alarms, which read the calls' metrics."""
+
+    def release(self, ctx: CallContext) -> None:
+        """Nothing was held."""
 
 
 # -- per-user daily quota ------------------------------------------------------------------------------------
@@ -299,6 +314,19 @@ class UserQuotaGuard:
                 ":tokens": tokens,
                 ":one": 1,
             },
+        )
+
+    def release(self, ctx: CallContext) -> None:
+        if ctx.user_id is None:
+            return
+        with self._lock:
+            reservation = self._reservations.pop((id(ctx), ctx.user_id), None)
+        if reservation is None:
+            return
+        self._table.update_item(
+            Key={"user_id": ctx.user_id, "day": reservation.day},
+            UpdateExpression="ADD committed_usd :usd, committed_tokens :tokens",
+            ExpressionAttributeValues={":usd": _decimal(-reservation.usd), ":tokens": -reservation.tokens},
         )
 
     def _allowance(self, user_id: str) -> Allowance:

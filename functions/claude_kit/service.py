@@ -28,7 +28,7 @@ from claude_kit.context_window import (
     fit_context,
 )
 from claude_kit.errors import ClaudeBadRequestError, ClaudeError, ClaudeStreamInterruptedError
-from claude_kit.guardrails import CallGuard, get_call_guards
+from claude_kit.guardrails import CallGuard, get_call_guards, release_all
 from claude_kit.observability import logger, tracer
 from claude_kit.pricing import PriceTable, estimate_cost, load_price_table
 from claude_kit.prompt_cache import add_cache_breakpoints
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 _COUNT_TOKENS_PARAMS = ("tools", "tool_choice", "thinking")
 # What the kit decides itself: `params` must not override them (an allowed model, the max_tokens cap …).
 _RESERVED_PARAMS = frozenset({"model", "max_tokens", "messages", "system", "stream"})
+#: The SDK's estimate of generation time (anthropic/_base_client.py: one hour per 128,000 output tokens).
+_SECONDS_PER_OUTPUT_TOKEN = 3600 / 128_000
 
 
 @dataclass(slots=True)
@@ -131,7 +133,12 @@ class ClaudeService:
         was used as `client_disconnected`: consume it inside `contextlib.aclosing`, so that a cancelled
         consumer closes it at once rather than whenever the garbage collector finalizes it.
         """
-        call = await asyncio.to_thread(self._begin, request, ctx)
+        try:
+            call = await asyncio.to_thread(self._begin, request, ctx)
+        except BaseException:  # refused, invalid, or cancelled while a guard may have reserved for it
+            with anyio.CancelScope(shield=True):
+                await asyncio.to_thread(release_all, self._guards, ctx)
+            raise
         try:
             try:
                 opened: _OpenStream = await self._policy.async_retrying(call.attempts)(
@@ -269,7 +276,19 @@ class ClaudeService:
 
     def _send(self, call: _Call) -> Any:
         """The raw response (for its rate-limit headers) of one non-streaming attempt."""
-        return self._clients.sync_client().messages.with_raw_response.create(**self._body(call))
+        return self._clients.sync_client().messages.with_raw_response.create(
+            **self._body(call), timeout=self._whole_message_timeout(call)
+        )
+
+    def _whole_message_timeout(self, call: _Call) -> Any:
+        """No byte of a whole message arrives before its last token: wait as long as `max_tokens` can take
+        (the SDK's own estimate), never less than the read timeout, never past the caller's deadline."""
+        import httpx2  # loaded with the SDK already
+
+        read = max(self._settings.read_timeout_seconds, _SECONDS_PER_OUTPUT_TOKEN * call.request.max_tokens)
+        if (remaining_ms := call.ctx.remaining_time_ms) is not None:
+            read = max(min(read, remaining_ms() / 1000), 1.0)
+        return httpx2.Timeout(read, connect=self._settings.connect_timeout_seconds)
 
     async def _open_stream(self, call: _Call) -> _OpenStream:
         """One streaming attempt, read up to its first text: until then a failure may be retried."""

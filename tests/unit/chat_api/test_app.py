@@ -38,6 +38,9 @@ class RefusingGuard:
     def settle(self, ctx: CallContext, record: CallRecord) -> None:
         raise AssertionError("a refused call has nothing to settle")
 
+    def release(self, ctx: CallContext) -> None:
+        """Nothing was reserved."""
+
 
 def client_with(guard: RefusingGuard, table: Any) -> TestClient:
     runtime = RuntimeSettings()

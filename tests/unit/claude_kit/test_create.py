@@ -133,6 +133,7 @@ class RecordingGuard:
     fail_settle: bool = False
     checked: list[CallContext] = field(default_factory=list)
     settled: list[CallRecord] = field(default_factory=list)
+    released: list[CallContext] = field(default_factory=list)
 
     def check(self, ctx: CallContext) -> None:
         self.checked.append(ctx)
@@ -143,6 +144,9 @@ class RecordingGuard:
         if self.fail_settle:
             raise RuntimeError("quota table unavailable")
         self.settled.append(record)
+
+    def release(self, ctx: CallContext) -> None:
+        self.released.append(ctx)
 
 
 def test_guards_are_checked_before_and_settled_after_each_call():
@@ -191,3 +195,27 @@ def test_guards_are_not_charged_when_the_request_fails_before_the_call(monkeypat
     # Then no guard reserved anything it would never see settled, and nothing reached Claude
     assert guard.checked == []
     assert harness.api.requests == []
+
+
+@pytest.mark.parametrize(
+    ("max_tokens", "remaining_ms", "expected_read"),
+    [
+        (1000, None, 60.0),  # short answers: the configured read timeout
+        (4096, None, 4096 * 3600 / 128_000),  # a whole long answer takes longer than 60 s to arrive
+        (4096, 30_000, 30.0),  # but never past the caller's deadline
+    ],
+)
+def test_a_whole_message_gets_the_time_its_max_tokens_can_take(max_tokens, remaining_ms, expected_read):
+    # Given a 60 s read timeout and a caller with or without a deadline
+    harness = make_harness(settings=RuntimeSettings(read_timeout_seconds=60, max_tokens_cap=8192))
+    ctx = CallContext(
+        route="test", remaining_time_ms=None if remaining_ms is None else (lambda: remaining_ms)
+    )
+
+    # When a whole (non-streamed) message is requested
+    harness.service.create(ask(max_tokens=max_tokens), ctx)
+
+    # Then the request's read timeout covers the generation, within the deadline
+    (request,) = harness.api.requests
+    assert request.extensions["timeout"]["read"] == pytest.approx(expected_read)
+    assert request.extensions["timeout"]["connect"] == 5.0
