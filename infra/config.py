@@ -111,8 +111,9 @@ class QueueConfig(_Strict):
     max_concurrency: Annotated[int, Field(ge=2, le=1000)] = 2
     consumer_timeout_seconds: Annotated[int, Field(ge=10, le=900)] = 120
     consumer_memory_mb: Annotated[int, Field(ge=128, le=10240)] = 512
-    #: Largest SQS message (work item + attributes). SQS accepts up to 1 MiB; 256 KiB keeps the classic limit.
-    max_message_bytes: Annotated[int, Field(ge=4096, le=1_048_576)] = 262_144
+    #: Largest SQS message (work item + attributes). SQS takes up to 1 MiB, but each item's record (request
+    #: included) must fit DynamoDB's 400 KB item limit: 380,000 bytes leaves room for the record's own fields.
+    max_message_bytes: Annotated[int, Field(ge=4096, le=380_000)] = 262_144
 
     @model_validator(mode="after")
     def _window_allows_batch_size(self) -> QueueConfig:

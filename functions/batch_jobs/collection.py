@@ -87,9 +87,14 @@ class BatchCollector:
             except ClaudeError:
                 logger.exception("Could not check a Message Batch", extra={"batch_id": batch.batch_id})
                 continue
-            if ended and self._jobs.claim_batch(batch.batch_id, lease_seconds=self._lease_seconds):
-                report.items_finished += self.collect(batch)
-                report.batches_collected += 1
+            if not ended:
+                continue
+            try:
+                if self._jobs.claim_batch(batch.batch_id, lease_seconds=self._lease_seconds):
+                    report.items_finished += self.collect(batch)
+                    report.batches_collected += 1
+            except Exception:  # one bad batch must not stop the others, or the job completions below
+                logger.exception("Could not collect a Message Batch", extra={"batch_id": batch.batch_id})
         for job in self._jobs.open_jobs():
             report.jobs_completed += self.complete_if_finished(job.job_id)
         return report

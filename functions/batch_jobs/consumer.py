@@ -26,9 +26,6 @@ from claude_kit.settings import get_settings
 #: A claim outlives the invocation by this much, so no other consumer takes an item this one still works on.
 LEASE_MARGIN_SECONDS = 60
 
-# The processor logs failed records through a stdlib logger: the one behind the kit's Powertools Logger.
-processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger(logger.name))
-
 
 def inbound(record: SQSRecord) -> InboundMessage:
     expected = record.message_attributes[JOB_ITEMS_ATTRIBUTE]  # None when absent (Powertools' mapping)
@@ -51,6 +48,9 @@ def consume(
 ) -> PartialItemFailureResponse:
     """The handler's work for the queue `settings` names (the local stack runs one per queue, in-process)."""
     remaining_ms = context.get_remaining_time_in_millis
+    # One processor per invocation: it holds the invocation's failures, and the local stack runs one consumer
+    # per queue in threads of one process. It logs through the stdlib logger behind the kit's Logger.
+    processor = BatchProcessor(event_type=EventType.SQS, logger=logging.getLogger(logger.name))
     jobs, results = clients.get_job_store(), clients.get_result_store()
     intake = Intake(
         queue=settings.queue_name,

@@ -179,7 +179,9 @@ class QueueSender:
 
 
 #: Only items that reached Claude and did not succeed can be sent again; a REJECTED item has no valid request.
-REQUEUEABLE_STATES = frozenset({ItemState.ERRORED, ItemState.EXPIRED, ItemState.CANCELED})
+#: REQUEUED too: a requeue whose send failed (or was interrupted) left its items marked but unsent; sending
+#: one twice is harmless, as the consumer's claim lets only one copy through.
+REQUEUEABLE_STATES = frozenset({ItemState.ERRORED, ItemState.EXPIRED, ItemState.CANCELED, ItemState.REQUEUED})
 
 
 @dataclass(slots=True)

@@ -124,7 +124,10 @@ class SpendGuard:
     def close(self, *, reason: str, by: str) -> Outcome:
         current = self._switch.read()
         state = current
-        if not current.closed:
+        # A budget or an operator closing a switch an alarm closed takes it over: the automatic reopens (alarm
+        # OK, the daily schedule) reopen only what an alarm closed, and must not undo a monthly budget.
+        takes_over = _closed_by_alarm(current) and not by.startswith(_alarm(""))
+        if not current.closed or takes_over:
             state = SwitchState(state="closed", reason=reason, changed_at=self._now(), changed_by=by)
             self._switch.write(state)
         # Pause even when already closed: a retried delivery must finish a close that failed halfway.
@@ -157,8 +160,11 @@ class SpendGuard:
     def daily_reopen(self) -> Outcome:
         """A new day: the brake alarms start over, and a switch a brake alarm closed opens again."""
         current = self._switch.read()
-        if current.closed and (current.changed_by or "").startswith(_alarm("")):
+        if _closed_by_alarm(current):
             return self.reopen(reason="daily automatic reopen", by="schedule", rearm_alarms=True)
+        if not current.closed:
+            # A retried run whose first attempt opened the switch but failed to resume the consumers.
+            self._consumers.set_enabled(True)
         self._rearm("daily automatic re-arm")
         return _ignored(f"switch is {current.state} (changed by {current.changed_by}): left as it is")
 
@@ -177,3 +183,7 @@ def _alarm(name: str) -> str:
 def _ignored(detail: str) -> Outcome:
     logger.info("Spend guard: nothing to do", extra={"detail": detail})
     return Outcome(action="ignored", detail=detail)
+
+
+def _closed_by_alarm(state: SwitchState) -> bool:
+    return state.closed and (state.changed_by or "").startswith(_alarm(""))

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from batch_jobs import cli, clients
+from batch_jobs.collection import BatchCollector
+from claude_kit.aws import aws_client
 from local.fake_claude import Fault
 from tests.integration.batch_jobs.support import work_item
 
@@ -90,6 +92,65 @@ def test_requeued_expired_items_are_submitted_again_and_the_job_completes_anew(
     assert clients.get_job_store().item_counts(job_id) == Counter({"SUCCEEDED": 20})
     (event,) = world.completion_events()
     assert event["detail"]["counts"] == {"SUCCEEDED": 20}
+
+
+def test_a_requeue_whose_send_failed_can_be_run_again(world, fake_claude, tmp_path, capsys, monkeypatch):
+    # Given a finished job with 2 expired items, and a requeue that marked them but failed to send
+    fake_claude.inject(Fault.batch_item("item-000[0-1]", "expired"))
+    assert cli.main(["enqueue", str(_write_jsonl(tmp_path / "work.jsonl", 4)), "--env", "test"]) == 0
+    job_id = _job_id(capsys.readouterr().out)
+    world.source().drain()
+    world.poll()
+    fake_claude.reset()
+    sqs = aws_client("sqs")
+
+    def unavailable(**kwargs):
+        raise RuntimeError("SQS unavailable")
+
+    monkeypatch.setattr(sqs, "send_message_batch", unavailable)
+    with pytest.raises(RuntimeError):
+        cli.main(["requeue", job_id, "--env", "test", "--states", "EXPIRED"])
+    monkeypatch.undo()
+    assert clients.get_job_store().item_counts(job_id)["REQUEUED"] == 2
+
+    # When the operator runs the requeue again for the items left REQUEUED
+    assert cli.main(["requeue", job_id, "--env", "test", "--states", "REQUEUED"]) == 0
+    world.source().drain()
+    world.poll()
+
+    # Then they are sent and the job completes
+    assert sorted(fake_claude.batch_custom_ids()) == ["item-0000", "item-0001"]
+    assert clients.get_job_store().item_counts(job_id) == Counter({"SUCCEEDED": 4})
+
+
+def test_a_batch_that_cannot_be_collected_does_not_hold_back_the_others(world, tmp_path, capsys, monkeypatch):
+    # Given two jobs whose Message Batches have ended, one of which cannot be collected
+    assert (
+        cli.main(["enqueue", str(_write_jsonl(tmp_path / "a.jsonl", 3)), "--env", "test", "--job-id", "a"])
+        == 0
+    )
+    assert (
+        cli.main(["enqueue", str(_write_jsonl(tmp_path / "b.jsonl", 3)), "--env", "test", "--job-id", "b"])
+        == 0
+    )
+    capsys.readouterr()
+    world.source().drain()
+    collect = BatchCollector.collect
+
+    def results_unreadable_for_job_a(self, batch):
+        if batch.job_id == "a":
+            raise RuntimeError("results file unreadable")
+        return collect(self, batch)
+
+    monkeypatch.setattr(BatchCollector, "collect", results_unreadable_for_job_a)
+
+    # When the poller runs
+    report = world.poll()
+
+    # Then the other job is collected and announced complete
+    assert report.batches_collected == 1
+    assert clients.get_job_store().item_counts("b") == Counter({"SUCCEEDED": 3})
+    assert [event["detail"]["job_id"] for event in world.completion_events()] == ["b"]
 
 
 def test_results_command_prints_counts_and_where_the_results_are(world, tmp_path, capsys):

@@ -176,3 +176,29 @@ def test_status_reports_the_switch(deployment: Deployment) -> None:
     assert outcome["state"]["state"] == "closed"
     assert outcome["state"]["changed_by"] == f"alarm:{BRAKE_ALARM}"
     assert deployment.mapping_state() == "Disabled"
+
+
+def test_a_budget_closing_after_the_alarm_is_not_undone_by_the_daily_reopen(deployment: Deployment) -> None:
+    # Given a switch the daily cost alarm closed, then the budget's ACTUAL notification on the same day
+    alarm_fires(deployment)
+    deployment.invoke(sns_event(budget_message(BUDGET), topic_arn=deployment.topic_arn))
+    assert deployment.switch()["changed_by"] == f"budget:{BUDGET}"
+    # When the alarm recovers and the 00:05 UTC schedule runs
+    alarm_fires(deployment, state="OK")
+    (outcome,) = deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
+    # Then spending stays stopped: only an operator reopens a monthly budget's closing
+    assert outcome["action"] == "ignored"
+    assert deployment.switch()["state"] == "closed"
+    assert deployment.mapping_state() == "Disabled"
+
+
+def test_a_retried_daily_reopen_resumes_consumers_left_paused(deployment: Deployment) -> None:
+    # Given an open switch whose consumers are still paused (a first reopen attempt failed halfway)
+    alarm_fires(deployment)
+    deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
+    deployment.lambda_client.update_event_source_mapping(UUID=deployment.mapping_id, Enabled=False)
+    # When the schedule's invocation is retried
+    deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
+    # Then the consumers run again
+    assert deployment.switch()["state"] == "open"
+    assert deployment.mapping_state() == "Enabled"

@@ -118,3 +118,13 @@ def _as_json(default: object) -> str | None:
         return f"`{json.dumps(list(default) if isinstance(default, tuple) else default)}`"
     except TypeError:  # a list of sections (batch.queues) or a required key: documented in words
         return None
+
+
+def test_a_queue_message_limit_beyond_what_an_item_record_can_hold_is_refused() -> None:
+    # Given a queue allowing 500 KB messages (SQS would, but a work item's DynamoDB record could not hold one)
+    environments = _copy()
+    environments["dev"]["batch"] = {"queues": [{"name": "big", "max_message_bytes": 500_000}]}
+
+    # Then synth is refused, naming the key
+    with pytest.raises(ConfigError, match=r"environments\.dev\.batch\.queues\.0\.max_message_bytes"):
+        load_environment(environments, "dev")
