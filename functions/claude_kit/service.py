@@ -67,6 +67,11 @@ class _Call:
     started: float
     model: str
     fallback_used: bool = False
+    #: The latest streaming attempt, read up to its first text: what it used is billed even if it fails.
+    opening: _StreamState | None = None
+
+    def usage_so_far(self) -> Usage:
+        return self.opening.usage() if self.opening is not None else Usage()
 
 
 class ClaudeService:
@@ -154,7 +159,9 @@ class ClaudeService:
             raise error from exc
         except BaseException:  # cancelled while waiting for the first text: the client went away
             with anyio.CancelScope(shield=True):
-                await asyncio.to_thread(self._record, call, usage=Usage(), error_type=CLIENT_DISCONNECTED)
+                await asyncio.to_thread(
+                    self._record, call, usage=call.usage_so_far(), error_type=CLIENT_DISCONNECTED
+                )
             raise
 
         state = opened.state
@@ -296,7 +303,7 @@ class ClaudeService:
             **self._body(call), stream=True
         )
         call.attempts.headers = stream.response.headers
-        state = _StreamState()
+        state = call.opening = _StreamState()
         events = aiter(stream)
         try:
             async for event in events:
@@ -333,11 +340,13 @@ class ClaudeService:
     # -- after a call ---------------------------------------------------------------------------------------
 
     def _failed(self, call: _Call, exc: Exception) -> ClaudeError | None:
-        """Record a call that produced nothing; the typed error to raise instead of an SDK one (else None)."""
+        """Record a call that produced no text; the typed error to raise instead of an SDK one (else None).
+
+        A stream that failed after `message_start` was already billed for its input: that usage is kept."""
         error = to_claude_error(exc)
         self._record(
             call,
-            usage=Usage(),
+            usage=call.usage_so_far(),
             error_type=error_type_of(exc),
             error_detail=str(error or exc),
             api_request_id=getattr(exc, "request_id", None),

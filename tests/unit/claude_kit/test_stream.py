@@ -216,3 +216,20 @@ def test_a_stream_failing_before_any_text_raises_the_typed_error_and_records_it(
         collect(harness.service, ask())
 
     assert [record.error_type for record in harness.records] == ["overloaded_error"]
+
+
+def test_input_already_processed_is_billed_when_a_stream_fails_before_any_text():
+    # Given streams that report their input (message_start) then fail before any text, every time
+    harness = make_harness()
+    broken = [*text_events("never", input_tokens=5000)[:2], error_event("overloaded_error")]
+    harness.api.queue(*[stream(broken)] * 3)
+
+    # When the call gives up
+    with pytest.raises(ClaudeBusyError):
+        collect(harness.service, ask())
+
+    # Then its record carries the last attempt's input usage and its cost, not zero
+    (record,) = harness.records
+    assert record.usage.input_tokens == 5000
+    assert record.cost_usd is not None
+    assert record.cost_usd > 0
