@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class CallContext:
-    """Who is calling and why: the route and user become telemetry, the deadline bounds retry sleeps."""
+    """Who is calling and why: the route and user become telemetry, the deadline bounds retry sleeps.
+
+    One object stands for one call (guards hold per-call state keyed by it), so equality is identity.
+    """
 
     route: str
     user_id: str | None = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -230,15 +231,15 @@ class UserQuotaGuard:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._overrides: dict[str, tuple[float, Allowance]] = {}
-        # Pending reservations per (CallContext object, user): `settle` gets the object `check` got.
-        self._reservations: dict[tuple[int, str], _Reservation] = {}
+        # Pending reservations per CallContext object (`settle` gets the object `check` got). Weak keys: a
+        # context that is gone can never be mistaken for a new one that happens to reuse its address.
+        self._reservations: weakref.WeakKeyDictionary[CallContext, _Reservation] = weakref.WeakKeyDictionary()
 
     def check(self, ctx: CallContext) -> None:
         if ctx.user_id is None:
             return
-        key = (id(ctx), ctx.user_id)
         with self._lock:
-            if key in self._reservations:
+            if ctx in self._reservations:
                 return  # this call was checked (and reserved for) already
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -250,7 +251,7 @@ class UserQuotaGuard:
             return
         if reservation is not None:
             with self._lock:
-                self._reservations[key] = reservation
+                self._reservations[ctx] = reservation
 
     def _reserve(self, user_id: str) -> _Reservation | None:
         allowance = self._allowance(user_id)
@@ -295,7 +296,7 @@ class UserQuotaGuard:
         if ctx.user_id is None:
             return
         with self._lock:
-            reservation = self._reservations.pop((id(ctx), ctx.user_id), None)
+            reservation = self._reservations.pop(ctx, None)
         if reservation is None:
             return
         # Unknown price: keep the reservation as the cost rather than count the call as free.
@@ -320,7 +321,7 @@ class UserQuotaGuard:
         if ctx.user_id is None:
             return
         with self._lock:
-            reservation = self._reservations.pop((id(ctx), ctx.user_id), None)
+            reservation = self._reservations.pop(ctx, None)
         if reservation is None:
             return
         self._table.update_item(
