@@ -104,10 +104,23 @@ class BatchSubmission:
             self._settle(chunk, exc)
             return [queued.message_id for queued, _ in chunk] if may_heal(exc) else []
         queued_items = [queued for queued, _ in chunk]
-        self._jobs.record_batch(
-            batch_id, job_id=job_id, queue=self._intake.queue, request_count=len(queued_items)
-        )
-        self._jobs.mark_pending(queued_items, batch_id)
+        try:
+            self._jobs.record_batch(
+                batch_id, job_id=job_id, queue=self._intake.queue, request_count=len(queued_items)
+            )
+            self._jobs.mark_pending(queued_items, batch_id)
+        except Exception:
+            # Anthropic accepted (and bills) the batch, but nothing here points at it: without this line the
+            # poller never collects it, and the items' redelivery submits them again once their claims lapse.
+            logger.exception(
+                "Message Batch submitted but not recorded: record it by hand (see docs/batch.md)",
+                extra={
+                    "job_id": job_id,
+                    "batch_id": batch_id,
+                    "custom_ids": [q.custom_id for q in queued_items],
+                },
+            )
+            raise
         record_count("BatchItemsSubmitted", len(queued_items))
         logger.info(
             "Message Batch submitted", extra={"job_id": job_id, "batch_id": batch_id, "items": len(chunk)}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import anthropic
+import pytest
+
 from batch_jobs import clients
-from local.fake_claude import Fault
+from local.fake_claude import PLACEHOLDER_API_KEY, Fault
 from tests.integration.batch_jobs.support import BatchWorld, work_item
 
 
@@ -137,3 +140,33 @@ def test_realtime_item_claude_refuses_for_good_is_errored_not_retried(world, fak
     error = json.loads(world.read_object(key))["result"]
     assert error["type"] == "errored"
     assert error["error"]["error"]["type"] == "invalid_request_error"
+
+
+def test_a_batch_submitted_but_not_recorded_is_logged_with_its_id_for_recovery(
+    world, fake_claude, monkeypatch, caplog
+):
+    # Given a jobs table that fails right after Anthropic accepted the batch
+    _send_items(world, "default", ["x", "y"], job_id="job-unrecorded")
+    event = world.receive_event("default")
+    store = clients.get_job_store()
+
+    def unavailable(*args, **kwargs):
+        raise RuntimeError("DynamoDB unavailable")
+
+    monkeypatch.setattr(store, "record_batch", unavailable)
+
+    # When the consumer runs
+    with pytest.raises(RuntimeError):
+        world.consume(event)
+
+    # Then the batch Anthropic holds is named in an error log line, with its items, so it can be cancelled
+    with anthropic.Anthropic(
+        api_key=PLACEHOLDER_API_KEY, base_url=fake_claude.base_url, max_retries=0
+    ) as api:
+        (batch,) = api.messages.batches.list().data
+    (line,) = [
+        record for record in caplog.records if record.getMessage().startswith("Message Batch submitted but")
+    ]
+    assert line.levelname == "ERROR"
+    assert line.batch_id == batch.id
+    assert sorted(line.custom_ids) == ["x", "y"]
