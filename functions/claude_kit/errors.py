@@ -90,7 +90,7 @@ class SpendGuardClosedError(ClaudeError):
     """The spend guard has stopped Claude calls until the budget period resets or an operator reopens it."""
 
     error_type = "spend_guard_closed"
-    user_message = "The service is paused because it reached its spending limit"
+    user_message = "The service is paused: its daily (or monthly) budget has been reached"
     http_status = 503
 
 

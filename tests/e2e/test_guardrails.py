@@ -56,6 +56,7 @@ def test_the_daily_cost_alarm_makes_the_chat_api_answer_503_without_calling_clau
     response = chat.post(message="And now?", stream=True)
     assert response.status_code == 503
     assert response.json()["error"]["type"] == "spend_guard_closed"
+    assert "budget has been reached" in response.json()["error"]["message"]
     assert len(chat.fake.message_calls()) == calls_before
 
 
