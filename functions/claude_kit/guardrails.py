@@ -293,11 +293,7 @@ class UserQuotaGuard:
         return _Reservation(day=today.isoformat(), usd=usd, tokens=tokens)
 
     def settle(self, ctx: CallContext, record: CallRecord) -> None:
-        if ctx.user_id is None:
-            return
-        with self._lock:
-            reservation = self._reservations.pop(ctx, None)
-        if reservation is None:
+        if (reservation := self._take_reservation(ctx)) is None or ctx.user_id is None:
             return
         # Unknown price: keep the reservation as the cost rather than count the call as free.
         cost = record.cost_usd if record.cost_usd is not None else reservation.usd
@@ -318,17 +314,18 @@ class UserQuotaGuard:
         )
 
     def release(self, ctx: CallContext) -> None:
-        if ctx.user_id is None:
-            return
-        with self._lock:
-            reservation = self._reservations.pop(ctx, None)
-        if reservation is None:
+        if (reservation := self._take_reservation(ctx)) is None or ctx.user_id is None:
             return
         self._table.update_item(
             Key={"user_id": ctx.user_id, "day": reservation.day},
             UpdateExpression="ADD committed_usd :usd, committed_tokens :tokens",
             ExpressionAttributeValues={":usd": _decimal(-reservation.usd), ":tokens": -reservation.tokens},
         )
+
+    def _take_reservation(self, ctx: CallContext) -> _Reservation | None:
+        """The call's pending reservation, removed so that it is settled or released exactly once."""
+        with self._lock:
+            return self._reservations.pop(ctx, None)
 
     def _allowance(self, user_id: str) -> Allowance:
         with self._lock:
