@@ -1,4 +1,6 @@
-"""The one Logger, Metrics and Tracer every function shares (Powertools reads POWERTOOLS_* variables).
+"""The one Logger and Tracer every function shares (Powertools reads POWERTOOLS_* variables).
+
+Metrics are per call (`telemetry.record_call`: an EphemeralMetrics each), so no shared Metrics object exists.
 
 Tracing is a no-op outside Lambda or with POWERTOOLS_TRACE_DISABLED=true: local runs and tests need no X-Ray.
 """
@@ -7,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 
 DEFAULT_METRICS_NAMESPACE = "ClaudeServerlessKit"
 
@@ -17,5 +19,4 @@ def metrics_namespace() -> str:
 
 
 logger = Logger()
-metrics = Metrics(namespace=metrics_namespace())
 tracer = Tracer()

@@ -94,11 +94,6 @@ class ClaudeService:
         self._clock = clock
         self._emit = emit
 
-    def warm(self) -> None:
-        """Import the SDK and read the key now, so that the first request does not wait for either."""
-        self._clients.sync_client()
-        self._clients.async_client()
-
     async def aclose(self) -> None:
         """Release the streaming connections before their event loop ends (see `ClaudeClients.aclose`)."""
         await self._clients.aclose()

@@ -96,7 +96,6 @@ def atomic_updates(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_concurrent_calls_never_overspend_the_allowance(quotas: Quotas, atomic_updates: None) -> None:
     # Given one user with a 0.004 USD daily allowance and a service shared by 12 threads
     service = quotas.service()
-    service.warm()
     costs: list[float] = []
     refusals: list[QuotaExceededError] = []
 
