@@ -21,7 +21,8 @@ from unittest.mock import patch
 import httpx2
 from moto.server import ThreadedMotoServer
 
-from infra.config import EnvironmentConfig
+from infra.config import ClaudeConfig, EnvironmentConfig
+from infra.function_environment import claude_environment
 from local.batch_queues import BatchQueueServices, provision_batch_queues
 from local.chat import ChatService, provision_chat
 from local.cli import add_fake_options, fake_config_from, wait_until_interrupted
@@ -55,8 +56,13 @@ def provision_api_key_secret(context: LocalContext) -> Mapping[str, str]:
     context.client("secretsmanager").create_secret(
         Name=name, SecretString=context.api_key, Description="Anthropic API key (local stack)"
     )
-    return {"KIT_API_KEY_SECRET_NAME": name}
+    # With it, the Claude settings (models, caps, context) the stack gives every function that calls Claude.
+    return claude_environment(context.config, api_key_secret_name=name)
 
+
+#: Without an environment from cdk.json (tests, the demo, the benchmarks): the functions' own defaults, which
+#: have no fallback model, so a fault shows as the error a caller would get.
+BARE_CONFIG = EnvironmentConfig(claude=ClaudeConfig(fallback_model=None))
 
 #: One provisioning step per capability, in dependency order.
 PROVISIONERS: list[Provisioner] = [
@@ -92,7 +98,7 @@ class LocalStack:
         apply_environment: bool = True,
     ) -> None:
         self.env_name = env_name
-        self.config = config or EnvironmentConfig()
+        self.config = config or BARE_CONFIG
         self._real_api_key = api_key
         self._moto_port = moto_port
         self._claude_port = claude_port
