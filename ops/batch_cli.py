@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from batch_jobs import clients
 from batch_jobs.enqueue import (
     REQUEUEABLE_STATES,
     EnqueueReport,
@@ -26,8 +25,8 @@ from batch_jobs.enqueue import (
 )
 from batch_jobs.jobs import JobSummary, job_summary
 from batch_jobs.settings import BatchSettings, item_limits
-from batch_jobs.store import FINAL_STATES, ItemState
-from claude_kit.aws import aws_client
+from batch_jobs.store import FINAL_STATES, ItemState, JobStore
+from claude_kit.aws import aws_client, dynamodb_table
 from claude_kit.settings import get_settings
 from ops import console
 from ops.errors import OperatorError
@@ -76,6 +75,11 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
 
 def _settings(args: argparse.Namespace) -> BatchSettings:
     return BatchSettings(env_name=args.target.env_name)
+
+
+def _job_store(settings: BatchSettings) -> JobStore:
+    """Not through batch_jobs.clients: its Claude clients would cost every bin/kit start seconds."""
+    return JobStore(dynamodb_table(settings.table_name), ttl_days=settings.results_expire_days)
 
 
 def _sender(settings: BatchSettings, queue: str) -> QueueSender:
@@ -146,7 +150,7 @@ def _requeue(args: argparse.Namespace) -> int:
         )
     settings = _settings(args)
     report = requeue(
-        clients.job_store_for(settings), lambda queue: _sender(settings, queue), args.job_id, states
+        _job_store(settings), lambda queue: _sender(settings, queue), args.job_id, states
     )
     if args.json:
         console.print_json(
@@ -169,7 +173,7 @@ def _requeue(args: argparse.Namespace) -> int:
 
 def _results(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    jobs = clients.job_store_for(settings)
+    jobs = _job_store(settings)
     if args.wait:
         summary = _wait(lambda: job_summary(jobs, args.job_id), args.timeout, args.interval)
     else:
@@ -192,7 +196,7 @@ def _results(args: argparse.Namespace) -> int:
         _print_summary(summary, problems)
         if downloaded is not None:
             console.say(f"downloaded {len(downloaded)} file(s) to {args.download}")
-    if args.wait and not summary.finished:
+    if args.wait and not _done(summary):
         console.note(f"job {args.job_id} is not finished after {args.timeout:g} s")
         return 1
     return 0
@@ -209,12 +213,17 @@ def _wait(read: Callable[[], JobSummary | None], timeout: float, interval: float
                 final = sum(count for state, count in summary.counts.items() if state in FINAL_STATES)
                 total = summary.expected_items if summary.expected_items is not None else summary.total
                 bar.update(task, completed=final, total=max(total, final) or None)
-                if summary.finished:
+                if _done(summary):
                     return summary
             if time.monotonic() >= deadline:
                 return summary
             time.sleep(interval)
             summary = read()
+
+
+def _done(summary: JobSummary) -> bool:
+    """Every item final and the poller has closed the job (its results written, its event sent)."""
+    return summary.finished and summary.status == "COMPLETED"
 
 
 def _problem(record: dict[str, Any]) -> dict[str, Any]:

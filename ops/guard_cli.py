@@ -14,13 +14,15 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
 from ops import console
 from ops.errors import OperatorError
 from ops.target import Target
-from spend_guard.handler import GuardCommand
+
+if TYPE_CHECKING:
+    from spend_guard.handler import GuardCommand
 
 #: The local stack's name for its guard's settings in `.local/stack.json`.
 LOCAL_GUARD = "spend-guard"
@@ -73,6 +75,8 @@ def run(args: argparse.Namespace, *, lambda_client: Any = None, sts_client: Any 
 
 
 def _command(args: argparse.Namespace, *, requested_by: str) -> GuardCommand:
+    from spend_guard.handler import GuardCommand  # Powertools and X-Ray: only for this command
+
     return GuardCommand(
         action=args.action,
         reason=getattr(args, "reason", "status"),

@@ -170,6 +170,8 @@ def _local_stack_running() -> bool:
 
 def _reset_clients() -> None:
     """Clients and settings built before the environment changed would point at the wrong place."""
-    from batch_jobs import clients
+    from claude_kit import aws
+    from claude_kit.settings import get_settings
 
-    clients.reset()
+    aws.reset()
+    get_settings.cache_clear()

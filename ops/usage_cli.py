@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from claude_kit.aws import dynamodb_table
-from claude_kit.guardrails import OVERRIDE_KEY
 from local.guardrails import quota_table_name
 from ops import console
 from ops.errors import OperatorError
@@ -39,6 +38,10 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     show.add_argument("user", nargs="?")
     show.set_defaults(run=_quota_show)
+
+
+#: claude_kit.guardrails.OVERRIDE_KEY (not imported: Powertools and X-Ray would slow every bin/kit start).
+OVERRIDE_KEY = "allowance"
 
 
 def _day(text: str) -> date:
@@ -174,7 +177,10 @@ def _quota_show(args: argparse.Namespace) -> int:
 def _default(target: Target) -> dict[str, Any]:
     """The environment's default allowance: the local stack's settings, or cdk.json's for a deployed one."""
     if target.local:
-        names = {"daily_usd": "KIT_USER_DAILY_USD_ALLOWANCE", "daily_tokens": "KIT_USER_DAILY_TOKEN_ALLOWANCE"}
+        names = {
+            "daily_usd": "KIT_USER_DAILY_USD_ALLOWANCE",
+            "daily_tokens": "KIT_USER_DAILY_TOKEN_ALLOWANCE",
+        }
         return {key: float(os.environ[name]) for key, name in names.items() if os.environ.get(name)}
     from infra.config import ConfigError, load_environment
 
