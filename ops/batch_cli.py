@@ -149,9 +149,7 @@ def _requeue(args: argparse.Namespace) -> int:
             f"cannot requeue items in {', '.join(unknown)}: choose from {', '.join(sorted(allowed))}"
         )
     settings = _settings(args)
-    report = requeue(
-        _job_store(settings), lambda queue: _sender(settings, queue), args.job_id, states
-    )
+    report = requeue(_job_store(settings), lambda queue: _sender(settings, queue), args.job_id, states)
     if args.json:
         console.print_json(
             {
