@@ -84,9 +84,27 @@ def _job_store(settings: BatchSettings) -> JobStore:
 
 def _sender(settings: BatchSettings, queue: str) -> QueueSender:
     sqs = aws_client("sqs")
-    return QueueSender(
-        sqs, resolve_queue_url(sqs, settings, queue), max_message_bytes=settings.max_message_bytes
-    )
+    return QueueSender(sqs, _queue_url(sqs, settings, queue), max_message_bytes=settings.max_message_bytes)
+
+
+def _queue_url(sqs: Any, settings: BatchSettings, queue: str, suffix: str = "") -> str:
+    """The queue's URL, or one line naming the queues this environment has."""
+    try:
+        if not suffix:
+            return resolve_queue_url(sqs, settings, queue)
+        return str(sqs.get_queue_url(QueueName=settings.sqs_queue_name(queue) + suffix)["QueueUrl"])
+    except sqs.exceptions.QueueDoesNotExist:
+        prefix = settings.sqs_queue_name(queue).removesuffix(queue)
+        names = sorted(
+            url.rsplit("/", 1)[-1].removeprefix(prefix)
+            for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", [])
+            if not url.endswith(("-dlq", "-switch"))
+        )
+        known = ", ".join(names) or "none"
+        raise OperatorError(
+            f"environment {settings.env_name!r} has no queue {queue!r} (its queues: {known}): "
+            "use --queue NAME, as in cdk.json batch.queues"
+        ) from None
 
 
 def _enqueue(args: argparse.Namespace) -> int:
@@ -282,8 +300,8 @@ def _redrive(args: argparse.Namespace) -> int:
     message-move task (`aws sqs start-message-move-task` does the same on AWS, server-side)."""
     settings = _settings(args)
     sqs = aws_client("sqs")
-    queue_url = resolve_queue_url(sqs, settings, args.queue)
-    dlq_url = str(sqs.get_queue_url(QueueName=settings.sqs_queue_name(args.queue) + "-dlq")["QueueUrl"])
+    queue_url = _queue_url(sqs, settings, args.queue)
+    dlq_url = _queue_url(sqs, settings, args.queue, "-dlq")
     waiting = int(
         sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
             "Attributes"

@@ -143,10 +143,14 @@ def _deployed(env_name: str) -> Target:
         os.environ["AWS_DEFAULT_REGION"] = region
         _reset_clients()
     if session.get_credentials() is None:
-        hint = " (the local stack is running: add --local)" if _local_stack_running() else ""
+        local = (
+            "the local stack is running: add --local"
+            if _local_stack_running()
+            else "for the local stack use --local"
+        )
         raise OperatorError(
             f"no AWS credentials for environment {env_name!r}: run `aws configure` or `aws sso login`, or "
-            f"set AWS_PROFILE; for the local stack use --local{hint}"
+            f"set AWS_PROFILE; {local}"
         )
     return Target(env_name, False, f"environment {env_name!r} in {region} with your AWS credentials")
 
