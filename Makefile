@@ -15,6 +15,8 @@ PYTHON313 := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python
 CHAT_PORT ?= 8080
 CLAUDE_PORT ?= 8787
 MOTO_PORT ?= 8788
+# More options for `make local`, e.g. LOCAL_ARGS=--log-json (the functions' full JSON log lines).
+LOCAL_ARGS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -55,7 +57,7 @@ node_modules/.installed: package.json package-lock.json | check-node
 install: $(STAMP) node_modules/.installed
 
 local: $(STAMP)
-	$(PY) -m local.stack --env $(ENV) --chat-port $(CHAT_PORT) --claude-port $(CLAUDE_PORT) --moto-port $(MOTO_PORT)
+	$(PY) -m local.stack --env $(ENV) --chat-port $(CHAT_PORT) --claude-port $(CLAUDE_PORT) --moto-port $(MOTO_PORT) $(LOCAL_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m local.demo
