@@ -7,7 +7,6 @@ what a person needs around it: progress while sending or waiting, tables, `--jso
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -344,7 +343,3 @@ def _redrive(args: argparse.Namespace) -> int:
 
 def _target_flag(args: argparse.Namespace) -> str:
     return "--local" if args.target.local else f"--env {args.target.env_name}"
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any
 
 
 class OperatorError(Exception):
@@ -89,7 +88,3 @@ def run_operator_command(command: Callable[[], int], *, env_name: Callable[[], s
             raise
         sys.stderr.write(f"error: {line}\n")
         return 1
-
-
-def first_line(value: Any) -> str:
-    return str(value).strip().splitlines()[0] if str(value).strip() else ""
