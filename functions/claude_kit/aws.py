@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
 
-#: For calls a user waits on (sessions, quota, spend switch): fail fast rather than hold the first token behind
-#: botocore's 60 s timeouts × 5 attempts. Two attempts still ride out one throttle or dropped connection.
+#: For calls a user waits on (sessions, quota, spend switch): fail fast rather than hold the first token
+#: behind botocore's 60 s timeouts × 5 attempts. Two attempts ride out one throttle or dropped connection.
 REQUEST_PATH: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 2.0, "max_attempts": 2}
 
 
