@@ -56,6 +56,7 @@ DEPLOY_ONLY = {
 NOT_TESTED = {
     "make bench": "a measurement of this machine that takes minutes; its numbers go to docs/, not to asserts",
     "make clean": "removes caches (rm -rf)",
+    "make mutation": "mutation testing of the money path: minutes to an hour, run apart from make test",
 }
 
 _CODE = re.compile(r"```[a-z]*\n(.*?)```|`([^`\n]+)`", re.DOTALL)
