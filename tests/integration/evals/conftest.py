@@ -30,6 +30,15 @@ class Evals:
     records: list[CallRecord] = field(default_factory=list)
     progress: list[str] = field(default_factory=list)
 
+    @classmethod
+    def on(cls, fake: FakeClaudeServer) -> Evals:
+        settings = RuntimeSettings(env_name="test", claude_base_url=fake.base_url)
+        clients = ClaudeClients(api_key=lambda _force: PLACEHOLDER_API_KEY, base_url=fake.base_url)
+        records: list[CallRecord] = []
+        policy = RetryPolicy.from_settings(settings, sleep=lambda _seconds: None)
+        service = ClaudeService(clients=clients, settings=settings, retry_policy=policy, emit=records.append)
+        return cls(fake, settings, clients, service, records)
+
     def script(self, *rules: ScriptedReply) -> None:
         self.fake.configure(scripted_replies=rules)
 
@@ -40,12 +49,7 @@ class Evals:
 
 @pytest.fixture
 def evals(fake_claude: FakeClaudeServer) -> Evals:
-    settings = RuntimeSettings(env_name="test", claude_base_url=fake_claude.base_url)
-    clients = ClaudeClients(api_key=lambda _force: PLACEHOLDER_API_KEY, base_url=fake_claude.base_url)
-    records: list[CallRecord] = []
-    policy = RetryPolicy.from_settings(settings, sleep=lambda _seconds: None)
-    service = ClaudeService(clients=clients, settings=settings, retry_policy=policy, emit=records.append)
-    return Evals(fake_claude, settings, clients, service, records)
+    return Evals.on(fake_claude)
 
 
 def write_set(tmp_path: Path, text: str, name: str = "set.yaml") -> LoadedSet:
