@@ -2,7 +2,7 @@
 
     bin/kit eval --offline                      the example sets against a fake Claude on this machine
     bin/kit eval --env dev                      the runtime core with dev's settings and API key secret
-    bin/kit eval --env dev --target chat --chat-url URL   a deployed chat endpoint (key in KIT_EVAL_API_KEY)
+    bin/kit eval --env dev --target chat        the deployed chat endpoint (URL and key from the stack)
     bin/kit eval --env dev --mode batch         through Message Batches (half price; results within 24 h)
     bin/kit eval --env dev --save-baseline      store this run's figures as evals/baselines/dev.json
 
@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", default="local", help="environment name from cdk.json, or local (default)")
     parser.add_argument("--offline", action="store_true", help="answer with a fake Claude started here")
     parser.add_argument("--target", choices=("core", "chat"), default="core", help="where answers come from")
-    parser.add_argument("--chat-url", help="the chat endpoint for --target chat (stack output ChatUrl)")
+    parser.add_argument(
+        "--chat-url", help="--target chat: the endpoint (default: the stack's ChatUrl output)"
+    )
     parser.add_argument("--user-id", help="x-kit-user-id for a local chat API (ignored when deployed)")
     parser.add_argument("--mode", choices=("realtime", "batch"), default="realtime")
     parser.add_argument("--repeats", type=int, help="override every scenario's repeats")
@@ -137,9 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _load(args: argparse.Namespace) -> list[LoadedSet]:
     if args.env == "local" and not args.offline and args.target == "core":
         args.offline = True  # nothing else answers for "local" without a running stack
-    if args.target == "chat" and not args.chat_url:
+    if args.target == "chat" and not args.chat_url and args.env == "local":
         raise UsageError(
-            "--target chat needs --chat-url (the stack output ChatUrl, or make local's chat URL)"
+            "--target chat on this machine needs --chat-url (make local prints the chat API's URL)"
         )
     if args.offline and args.target == "chat":
         raise UsageError(
@@ -240,7 +242,8 @@ def _run(
 
     target: Target
     if args.target == "chat":
-        chat = ChatTarget(args.chat_url, api_key=os.environ.get(API_KEY_VARIABLE), user_id=args.user_id)
+        url, api_key = _chat_endpoint(args)
+        chat = ChatTarget(url, api_key=api_key, user_id=args.user_id)
         stack.callback(chat.close)
         target = chat
     else:
@@ -248,6 +251,21 @@ def _run(
     return run_realtime(
         sets, target, service, concurrency=args.concurrency, repeats=args.repeats, progress=progress
     )
+
+
+def _chat_endpoint(args: argparse.Namespace) -> tuple[str, str | None]:
+    """--chat-url with KIT_EVAL_API_KEY, or the stack's outputs (ChatUrl, and the value of ApiKeyId)."""
+    api_key = os.environ.get(API_KEY_VARIABLE)
+    if args.chat_url:
+        return args.chat_url, api_key
+    from claude_kit.aws import aws_client
+    from ops.evals.deployed import DeployedLookupError, chat_endpoint
+
+    try:
+        endpoint = chat_endpoint(args.env, aws_client("cloudformation"), aws_client("apigateway"))
+    except DeployedLookupError as exc:
+        raise UsageError(str(exc)) from exc
+    return endpoint.url, api_key or endpoint.api_key
 
 
 def _gate(args: argparse.Namespace, report: Report, sets: list[LoadedSet]) -> None:

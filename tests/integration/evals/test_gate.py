@@ -115,9 +115,9 @@ def test_a_malformed_golden_file_stops_the_run_naming_file_line_and_field(
 
 
 def test_foreseeable_mistakes_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--env", "dev", "--target", "chat", "--quiet"]) == 2
+    assert main(["--target", "chat", "--quiet"]) == 2
     assert capsys.readouterr().err == (
-        "error: --target chat needs --chat-url (the stack output ChatUrl, or make local's chat URL)\n"
+        "error: --target chat on this machine needs --chat-url (make local prints the chat API's URL)\n"
     )
     assert main(["--env", "nowhere", "--quiet"]) == 2
     assert capsys.readouterr().err.startswith("error: cdk.json: unknown environment 'nowhere'")
