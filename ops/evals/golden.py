@@ -344,3 +344,18 @@ def _check_unique_ids(path: Path, golden: GoldenSet, lines: dict[tuple[str | int
             line = lines.get(("scenarios", index, "id"), 1)
             raise GoldenSetError(f"{path}:{line}: scenarios[{index}].id: {scenario.id!r} is used twice")
         seen.add(scenario.id)
+
+
+def json_schema() -> dict[str, Any]:
+    """The format as JSON Schema, for editors (evals/golden-set.schema.json); the loader checks more."""
+    schema = GoldenSet.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "Golden set (claude-serverless-kit evals, version 1)"
+    return schema
+
+
+if __name__ == "__main__":
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(json_schema(), indent=2) + "\n")

@@ -6,6 +6,8 @@ the simplest bounded concurrency; a Lambda's calls go through the same code.
 
 from __future__ import annotations
 
+import itertools
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,15 +58,14 @@ def run_realtime(
 ) -> list[ScenarioResult]:
     planned = plan(sets, repeats)
     jobs = [job for _, scenario_jobs in planned for job in scenario_jobs]
-    done = 0
+    finished = itertools.count(1)
+    lock = threading.Lock()
 
     def one(job: Job) -> Run:
-        nonlocal done
         run = _run(job, target, judge)
-        done += 1  # only the progress line reads it; a lost update would show a stale count, nothing more
         if progress is not None:
-            status = "error" if run.error else "ok"
-            progress(f"[{done}/{len(jobs)}] {job.request_id} {status}")
+            with lock:
+                progress(f"[{next(finished)}/{len(jobs)}] {job.request_id} {'error' if run.error else 'ok'}")
         return run
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="eval") as pool:

@@ -134,3 +134,21 @@ def test_two_sets_may_not_share_an_id(tmp_path: Path) -> None:
     write(tmp_path, VALID, "b.yaml")
     with pytest.raises(GoldenSetError, match="set id 'demo' is already used by"):
         load_sets([tmp_path])
+
+
+def test_the_published_json_schema_is_current_and_accepts_the_example_sets() -> None:
+    import json
+
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from ops.evals.golden import json_schema
+
+    # Given the schema editors use (regenerate: python -m ops.evals.golden > evals/golden-set.schema.json)
+    published = json.loads((REPO_ROOT / "evals" / "golden-set.schema.json").read_text())
+    assert published == json_schema()
+    # Then every example set is valid against it too
+    validator = Draft202012Validator(published)
+    for path in sorted((REPO_ROOT / "evals" / "sets").glob("*.yaml")):
+        errors = [error.message for error in validator.iter_errors(yaml.safe_load(path.read_text()))]
+        assert errors == [], path
