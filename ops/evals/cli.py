@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -37,6 +38,7 @@ from ops.evals.baseline import (
     load_baseline,
     save_baseline,
 )
+from ops.evals.batch import BatchTimeoutError
 from ops.evals.golden import GoldenSetError, LoadedSet, load_sets
 from ops.evals.report import Report
 from ops.evals.results import ScenarioResult
@@ -103,49 +105,66 @@ class Ledger:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    progress = None if args.quiet else _progress
+    with _logs_on_stderr():
+        try:
+            return _main(args)
+        except (UsageError, GoldenSetError, BaselineError, BatchTimeoutError) as exc:
+            sys.stderr.write(f"error: {exc}\n")
+        except ClaudeError as exc:
+            sys.stderr.write(f"error: Claude refused the run: {exc.error_type}: {exc}\n")
+        except KeyboardInterrupt:
+            sys.stderr.write("interrupted: no report written\n")
+            return 130
+    return 2
+
+
+@contextmanager
+def _logs_on_stderr() -> Iterator[None]:
+    """The runtime core logs (retries, unknown prices) to stdout for Lambda; here stdout is the report."""
+    from claude_kit.observability import logger
+
+    handler = logger.registered_handler
+    if not isinstance(handler, logging.StreamHandler):
+        yield
+        return
+    previous = handler.setStream(sys.stderr)
     try:
-        sets = _load(args)
-        with ExitStack() as stack:
-            ledger = Ledger()
-            settings = stack.enter_context(_runtime(args))
-            clients = (
-                ClaudeClients(api_key=lambda _force: _offline_key(), base_url=settings.claude_base_url)
-                if args.offline
-                else ClaudeClients.from_settings(settings)
-            )
-            service = ClaudeService(clients=clients, settings=settings, emit=ledger)
-            # Build the client (and import the SDK, seconds) before the clock of the first call starts.
-            clients.sync_client()
-            results = _run(args, sets, settings, clients, service, stack, progress)
-    except (UsageError, GoldenSetError, BaselineError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
-    except ClaudeError as exc:
-        sys.stderr.write(f"error: Claude refused the run: {exc.error_type}: {exc}\n")
-        return 2
+        yield
+    finally:
+        handler.setStream(previous)
+
+
+def _main(args: argparse.Namespace) -> int:
+    progress = None if args.quiet else _progress
+    sets = _load(args)
+    ledger = Ledger()
+    with ExitStack() as stack:
+        settings = stack.enter_context(_runtime(args))
+        clients = (
+            ClaudeClients(api_key=lambda _force: _offline_key(), base_url=settings.claude_base_url)
+            if args.offline
+            else ClaudeClients.from_settings(settings)
+        )
+        service = ClaudeService(clients=clients, settings=settings, emit=ledger)
+        # Build the client (and import the SDK, seconds) before the clock of the first call starts.
+        clients.sync_client()
+        results = _run(args, sets, settings, clients, service, stack, progress)
     report = Report(environment=args.env, target=args.target, mode=args.mode, results=results)
     if note := ledger.note():
         report.notes.append(note)
-    try:
-        _gate(args, report, sets)
-    except BaselineError as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 2
+    _gate(args, report, sets)
     _write(args, report)
     return 0 if report.ok else 1
 
 
 def _load(args: argparse.Namespace) -> list[LoadedSet]:
-    if args.env == "local" and not args.offline and args.target == "core":
-        args.offline = True  # nothing else answers for "local" without a running stack
+    if args.offline and args.env != "local":
+        raise UsageError(f"--offline runs on this machine and is gated by local.json: drop --env {args.env}")
+    if args.env == "local":
+        args.offline = True  # the runtime core (answers, or the judge for --target chat) gets a fake here
     if args.target == "chat" and not args.chat_url and args.env == "local":
         raise UsageError(
             "--target chat on this machine needs --chat-url (make local prints the chat API's URL)"
-        )
-    if args.offline and args.target == "chat":
-        raise UsageError(
-            "--offline answers through the runtime core: drop --target chat, or start make local"
         )
     if args.repeats is not None and args.repeats < 1:
         raise UsageError("--repeats must be at least 1")

@@ -156,6 +156,10 @@ class ChatTarget:
                         )
         except httpx2.HTTPError as exc:
             raise CallFailedError("connection_error", f"{type(exc).__name__}: {exc}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CallFailedError(
+                "invalid_event", f"the stream sent an event the chat API does not: {exc}"
+            ) from exc
         raise CallFailedError("stream_interrupted", "the stream ended without a done event")
 
 

@@ -119,6 +119,10 @@ def test_foreseeable_mistakes_are_one_line(tmp_path: Path, capsys: pytest.Captur
     assert capsys.readouterr().err == (
         "error: --target chat on this machine needs --chat-url (make local prints the chat API's URL)\n"
     )
+    assert main(["--env", "dev", "--offline", "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --offline runs on this machine and is gated by local.json: drop --env dev\n"
+    )
     assert main(["--env", "nowhere", "--quiet"]) == 2
     assert capsys.readouterr().err.startswith("error: cdk.json: unknown environment 'nowhere'")
     assert main([str(tmp_path / "none.yaml"), "--offline", "--quiet"]) == 2
