@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from claude_kit.clients import ClaudeClients
-from claude_kit.errors import ClaudeError
+from claude_kit.errors import ClaudeAuthenticationError, ClaudeError
 from claude_kit.service import ClaudeService
 from claude_kit.settings import RuntimeSettings
 from claude_kit.telemetry import CallRecord
@@ -39,7 +39,7 @@ from ops.evals.baseline import (
     save_baseline,
 )
 from ops.evals.batch import BatchTimeoutError
-from ops.evals.golden import GoldenSetError, LoadedSet, load_sets
+from ops.evals.golden import GoldenSetError, JudgeCheck, LoadedSet, load_sets
 from ops.evals.report import Report
 from ops.evals.results import ScenarioResult
 from ops.evals.targets import ChatTarget, CoreTarget, Target
@@ -110,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _main(args)
         except (UsageError, GoldenSetError, BaselineError, BatchTimeoutError) as exc:
             sys.stderr.write(f"error: {exc}\n")
+        except ClaudeAuthenticationError as exc:
+            sys.stderr.write(f"error: {exc}: check your AWS credentials and region, and the secret's value\n")
         except ClaudeError as exc:
             sys.stderr.write(f"error: Claude refused the run: {exc.error_type}: {exc}\n")
         except KeyboardInterrupt:
@@ -146,8 +148,9 @@ def _main(args: argparse.Namespace) -> int:
             else ClaudeClients.from_settings(settings)
         )
         service = ClaudeService(clients=clients, settings=settings, emit=ledger)
-        # Build the client (and import the SDK, seconds) before the clock of the first call starts.
-        clients.sync_client()
+        if args.target == "core" or _has_judge(sets):
+            # Build the client (import the SDK: seconds; read the key) before the first call's clock starts.
+            clients.sync_client()
         results = _run(args, sets, settings, clients, service, stack, progress)
     report = Report(environment=args.env, target=args.target, mode=args.mode, results=results)
     if note := ledger.note():
@@ -155,6 +158,15 @@ def _main(args: argparse.Namespace) -> int:
     _gate(args, report, sets)
     _write(args, report)
     return 0 if report.ok else 1
+
+
+def _has_judge(sets: Sequence[LoadedSet]) -> bool:
+    return any(
+        isinstance(check, JudgeCheck)
+        for s in sets
+        for scenario in s.golden.scenarios
+        for check in scenario.expect
+    )
 
 
 def _load(args: argparse.Namespace) -> list[LoadedSet]:

@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import boto3
 import pytest
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+from aws_lambda_powertools.utilities.parameters import constants as parameter_constants
+from moto import mock_aws
 
 from local.fake_claude import Fault
 from ops.evals.baseline import compare, load_baseline, save_baseline
@@ -127,3 +131,19 @@ def test_foreseeable_mistakes_are_one_line(tmp_path: Path, capsys: pytest.Captur
     assert capsys.readouterr().err.startswith("error: cdk.json: unknown environment 'nowhere'")
     assert main([str(tmp_path / "none.yaml"), "--offline", "--quiet"]) == 2
     assert "none.yaml: cannot read" in capsys.readouterr().err
+
+
+def test_an_unreadable_api_key_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given an environment whose secret does not exist (moto: an empty account)
+    with mock_aws():
+        client = boto3.client("secretsmanager")
+        monkeypatch.setitem(
+            parameter_constants.DEFAULT_PROVIDERS, "secrets", SecretsProvider(boto3_client=client)
+        )
+        assert main(["--env", "dev", "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        "error: Could not read the API key from secret '/claude-kit/dev/anthropic-api-key': "
+        "check your AWS credentials and region, and the secret's value\n"
+    )
