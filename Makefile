@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 CDK := npx --no-install cdk
 
-.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench mutation clean
+.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench eval mutation clean
 
 $(STAMP): functions/requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ deploy: install
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench
+
+# Golden-set evals offline (a fake Claude answers; docs/evals.md); gated by evals/baselines/local.json.
+eval: $(STAMP)
+	PYTHONPATH=functions $(PY) -m ops.evals --offline --report-dir .build/evals
 
 # Mutation testing of the money path (pricing, worst case, quota, reservation, retry, token estimates); not in
 # `make test`: it runs the money tests once per mutant. Prints a score per module; fails under 90 %.
