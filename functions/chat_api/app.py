@@ -22,6 +22,7 @@ from chat_api.errors import InvalidRequestError
 from chat_api.http_errors import INTERNAL_ERROR_MESSAGE, error_responses, install_error_handlers
 from chat_api.identity import Caller, identify
 from chat_api.jobs_routes import jobs_router
+from chat_api.json_body import StrictJsonRoute
 from chat_api.models import (
     SESSION_ID_PATTERN,
     ChatAnswer,
@@ -58,8 +59,10 @@ def create_app(
         version="1.0.0",
         description="Chat with Claude: answers stream as server-sent events. Errors share one JSON shape.",
     )
+    # Before any route is added: a body that cannot be read gets a 400 saying why.
+    app.router.route_class = StrictJsonRoute
     install_error_handlers(app)
-    add_event_schemas(app)
+    add_event_schemas(app, limits)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -78,7 +81,7 @@ def create_app(
         "/chat",
         response_model=ChatAnswer,
         summary="Send a message; the answer streams back",
-        responses={200: SSE_RESPONSE, **error_responses(401, 404, 409, 422, 429, 503, 504)},
+        responses={200: SSE_RESPONSE, **error_responses(400, 401, 404, 409, 422, 429, 503, 504)},
     )
     async def chat(body: ChatRequest, who: CallerDep, chats: ConversationDep) -> Any:
         """With `stream: true` (the default) the answer arrives as server-sent events `start`, `delta`… and
