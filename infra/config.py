@@ -90,6 +90,9 @@ class ChatConfig(_Strict):
     cors_allow_origins: tuple[str, ...] = ()
     message_max_chars: PositiveInt = 32_000
     session_ttl_days: PositiveInt = 30
+    #: Seconds of silence after which a chat stream writes a keep-alive comment; API Gateway closes a REGIONAL
+    #: streaming response after 5 minutes without a byte (docs/chat.md).
+    keepalive_seconds: Annotated[int, Field(ge=1, le=240)] = 30
 
     @model_validator(mode="after")
     def _snapstart_is_possible(self) -> ChatConfig:

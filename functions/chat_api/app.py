@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.sse import EventSourceResponse, format_sse_event
+from fastapi.sse import format_sse_event
 
 from chat_api import lifecycle
 from chat_api.conversation import Conversation, get_conversation
@@ -23,6 +23,7 @@ from chat_api.http_errors import INTERNAL_ERROR_MESSAGE, error_responses, instal
 from chat_api.identity import Caller, identify
 from chat_api.jobs_routes import jobs_router
 from chat_api.json_body import StrictJsonRoute
+from chat_api.keepalive import KeepAliveEventSourceResponse
 from chat_api.models import (
     SESSION_ID_PATTERN,
     ChatAnswer,
@@ -93,7 +94,11 @@ def create_app(
         exchange = await run_in_threadpool(chats.begin, body, user_id=who.user_id, request_id=who.request_id)
         if not body.stream:
             return await chats.answer(exchange)
-        return EventSourceResponse(_sse(chats.stream(exchange)), headers={"Cache-Control": "no-cache"})
+        return KeepAliveEventSourceResponse(
+            _sse(chats.stream(exchange)),
+            keepalive_seconds=settings.keepalive_seconds,
+            headers={"Cache-Control": "no-cache"},
+        )
 
     @app.get(
         "/chat/{session_id}",

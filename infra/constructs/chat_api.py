@@ -231,6 +231,7 @@ class ChatApi(Construct):
             "KIT_CHAT_SESSIONS_TABLE": table_name,
             "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
             "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
+            "KIT_CHAT_KEEPALIVE_SECONDS": str(chat.keepalive_seconds),
         }
         if chat.cors_allow_origins:
             environment["KIT_CHAT_CORS_ALLOW_ORIGINS"] = json.dumps(list(chat.cors_allow_origins))
