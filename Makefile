@@ -28,7 +28,7 @@ $(STAMP): requirements-dev.lock functions/requirements.lock
 # unless a requirement changed them; UPGRADE=--upgrade moves everything to the newest allowed versions). The Lambda
 # lock is resolved for Python 3.13 on arm64 within the dev lock's versions, so both hold the same ones.
 UV_COMPILE := $(PY) -m uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock" $(UPGRADE)
-lock:
+lock: $(STAMP)
 	$(UV_COMPILE) requirements-dev.txt -o requirements-dev.lock
 	$(UV_COMPILE) functions/requirements.txt --python-platform aarch64-manylinux2014 --constraint requirements-dev.lock \
 	  -o functions/requirements.lock
