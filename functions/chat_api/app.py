@@ -145,7 +145,7 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     await lifecycle.release_per_environment_state()
 
 
-async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[bytes]:
+async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncGenerator[bytes]:
     """Events as SSE frames; an unexpected failure still ends the stream with an `error` event."""
     try:
         async with aclosing(events):

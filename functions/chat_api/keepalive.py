@@ -11,7 +11,7 @@ FastAPI has the same mechanism built in, but only for routes that `yield` (every
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 import anyio
 from anyio.abc import ObjectSendStream
@@ -31,12 +31,13 @@ class KeepAliveEventSourceResponse(EventSourceResponse):
 
     def __init__(
         self,
-        content: AsyncIterable[bytes],
+        content: AsyncGenerator[bytes],
         *,
         keepalive_seconds: float,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(content, headers=headers)
+        self._events = content
         self.keepalive_seconds = keepalive_seconds
         self._last_write = 0.0
 
@@ -54,10 +55,16 @@ class KeepAliveEventSourceResponse(EventSourceResponse):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _relay(self, chunks: ObjectSendStream[bytes], pings: anyio.CancelScope) -> None:
-        async with chunks:
-            async for chunk in self.body_iterator:
-                await chunks.send(chunk if isinstance(chunk, bytes) else bytes(chunk))
-        pings.cancel()  # the last event is out: closing the comments' channel too ends the response
+        try:
+            async with chunks:
+                async for chunk in self._events:
+                    await chunks.send(chunk)
+            pings.cancel()  # the last event is out: closing the comments' channel too ends the response
+        finally:
+            # Closed here, in the task that iterated it, even when the client went away mid-stream: left to
+            # the garbage collector, the event generators would be finalized in separate tasks, concurrently.
+            with anyio.CancelScope(shield=True):
+                await self._events.aclose()
 
     async def _keep_alive(self, chunks: ObjectSendStream[bytes], pings: anyio.CancelScope) -> None:
         with pings:

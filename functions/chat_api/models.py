@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from claude_kit.text import VisibleText
 
@@ -35,6 +35,12 @@ class ChatRequest(_Model):
     model: str | None = Field(default=None, description="One of the deployment's allowed models.")
     max_tokens: int | None = Field(default=None, gt=0, description="Answer length cap (within the cap).")
     stream: bool = Field(default=True, description="Server-sent events (true) or one JSON answer (false).")
+
+    @field_validator("max_tokens", mode="before")
+    @classmethod
+    def _integral_number(cls, value: object) -> object:
+        """JSON has one number type: `64.0` is the integer 64 (as in JSON Schema); `true`, `"64"` are not."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class Usage(_Model):
