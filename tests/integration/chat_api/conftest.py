@@ -21,7 +21,8 @@ from claude_kit.settings import RuntimeSettings
 from local.chat import create_sessions_table
 from local.fake_claude import PLACEHOLDER_API_KEY, FakeClaudeServer
 
-#: Builds a TestClient for the app with these chat settings (over the fixture's table and the fake).
+#: Builds a TestClient for the app with these chat settings (over the fixture's table and the fake);
+#: `runtime=RuntimeSettings(...)` replaces the runtime settings.
 ChatAppFactory = Callable[..., TestClient]
 
 
@@ -34,8 +35,8 @@ def chat_app(fake_claude: FakeClaudeServer) -> Iterator[ChatAppFactory]:
         create_sessions_table(dynamodb.meta.client, "sessions")
         table = dynamodb.Table("sessions")
 
-        def build(**settings: Any) -> TestClient:
-            runtime = RuntimeSettings(max_tokens_cap=1024)
+        def build(runtime: RuntimeSettings | None = None, **settings: Any) -> TestClient:
+            runtime = runtime or RuntimeSettings(max_tokens_cap=1024)
             claude = ClaudeClients(api_key=lambda _force: PLACEHOLDER_API_KEY, base_url=fake_claude.base_url)
             service = ClaudeService(clients=claude, settings=runtime)
             conversation = Conversation(SessionStore(table, ttl_days=1), service, runtime)
@@ -49,6 +50,7 @@ def chat_app(fake_claude: FakeClaudeServer) -> Iterator[ChatAppFactory]:
             clients.append(client)
             return client
 
+        build.table = table  # type: ignore[attr-defined]  # for tests that read what was stored
         yield build
         for client, service in zip(clients, services, strict=True):
             # The async client's connections belong to the app's event loop: close them there.
