@@ -16,6 +16,7 @@ from collections.abc import AsyncGenerator, Mapping
 import anyio
 from anyio.abc import ObjectSendStream
 from fastapi.sse import EventSourceResponse
+from starlette.background import BackgroundTask
 from starlette.types import Send
 
 #: An SSE comment: a line starting with a colon, ignored by every conforming client.
@@ -35,8 +36,9 @@ class KeepAliveEventSourceResponse(EventSourceResponse):
         *,
         keepalive_seconds: float,
         headers: Mapping[str, str] | None = None,
+        background: BackgroundTask | None = None,
     ) -> None:
-        super().__init__(content, headers=headers)
+        super().__init__(content, headers=headers, background=background)
         self._events = content
         self.keepalive_seconds = keepalive_seconds
         self._last_write = 0.0
