@@ -14,11 +14,12 @@ import pytest
 from batch_jobs import clients
 from batch_jobs.store import FINAL_STATES
 from local.fake_claude import FakeClaudeServer, Fault
+from local.fake_claude.faults import CallFault
 from tests.integration.batch_jobs.support import BatchWorld, work_item
 
 ITEMS = 3
 ITEM_IDS = [f"item-{n}" for n in range(ITEMS)]
-CALL_FAULTS = {
+CALL_FAULTS: dict[str, CallFault] = {
     "rate_limited": Fault.rate_limited(retry_after=0),
     "overloaded": Fault.overloaded(),
     "api_error": Fault.api_error(),

@@ -15,6 +15,7 @@ from boto3.dynamodb.conditions import Key
 
 from claude_kit.settings import RuntimeSettings
 from local.fake_claude import FakeClaudeServer, Fault
+from local.fake_claude.faults import CallFault
 from tests.integration.chat_api.conftest import ChatAppFactory
 
 USER = {"x-kit-user-id": "matrix"}
@@ -27,7 +28,7 @@ RUNTIME = RuntimeSettings(
     stream_read_timeout_seconds=5,
 )
 
-FAULTS = {
+FAULTS: dict[str, CallFault] = {
     "rate_limited": Fault.rate_limited(retry_after=0),
     "overloaded": Fault.overloaded(),
     "api_error": Fault.api_error(),

@@ -238,4 +238,7 @@ def test_input_already_processed_is_billed_when_a_stream_fails_before_any_text()
     assert fallback != primary
     prices = load_price_table()
     one = Usage(input_tokens=5000, output_tokens=1)
-    assert record.cost_usd == pytest.approx(2 * prices.cost(primary, one) + prices.cost(fallback, one))
+    primary_cost, fallback_cost = prices.cost(primary, one), prices.cost(fallback, one)
+    assert primary_cost is not None
+    assert fallback_cost is not None
+    assert record.cost_usd == pytest.approx(2 * primary_cost + fallback_cost)
