@@ -103,6 +103,12 @@ class MessageParams(BaseModel):
             raise ValueError(f"model {model!r} is not allowed here; allowed: {list(limits.allowed_models)}")
         return model
 
+    @field_validator("max_tokens", mode="before")
+    @classmethod
+    def _integral_number(cls, value: object) -> object:
+        """JSON has one number type: `64.0` is the integer 64 (as in JSON Schema); `true`, `"64"` are not."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
+
     @field_validator("max_tokens", mode="after")
     @classmethod
     def _max_tokens_capped(cls, value: int, info: ValidationInfo) -> int:

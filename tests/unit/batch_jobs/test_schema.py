@@ -168,3 +168,10 @@ def test_blocks_other_than_text_pass_through_unchecked() -> None:
     parsed = parse_work_item(json.dumps(body), LIMITS)
 
     assert parsed.params.to_api()["messages"][0]["content"][0] == image
+
+
+def test_an_integral_float_is_the_integer_json_means() -> None:
+    parsed = parse_work_item(json.dumps(item(params=params(max_tokens=100.0))), LIMITS)
+
+    assert parsed.params.max_tokens == 100
+    assert reasons(item(params=params(max_tokens=100.5)))[0].startswith("params.max_tokens")
