@@ -338,8 +338,8 @@ def test_a_consumer_cancelled_while_the_hold_is_taken_leaves_nothing_held():
         time.sleep(0.2)
         return hold(user_id, worst)
 
-    quota.hold = slow_hold
-    harness = make_harness(gate=SpendGate(quota=quota))
+    quota.hold = slow_hold  # type: ignore[method-assign]  # a slow table, for this test only
+    harness = make_harness(gate=SpendGate(quota=quota))  # type: ignore[arg-type]  # a UserQuota stand-in
     harness.api.queue(stream(text_events("never read")))
 
     async def cancel_while_holding() -> None:
