@@ -93,8 +93,9 @@ def test_an_error_event_makes_an_error_run(
     fake_claude.inject(Fault.stream_error(after_events=4, error_type="invalid_request_error"))
     [result] = run_realtime([write_set(tmp_path, SET)], target, Evals.on(fake_claude).service)
     assert result.metrics().error_rate == 1.0
-    assert result.first_error() is not None
-    assert result.first_error().startswith("invalid_request_error: ")
+    first = result.first_error()
+    assert first is not None
+    assert first.startswith("invalid_request_error: ")
 
 
 def test_a_conversation_is_refused_by_the_chat_target(

@@ -69,7 +69,9 @@ def test_a_passing_set_passes_and_its_figures_come_from_the_runtime_core(
     refund = results[0].metrics()
     # Ground truth: what the core recorded for the answers (the judge's calls are recorded under their route)
     answers = [
-        r for r in evals.records if r.route == EVAL_ROUTE and r.request_id.startswith("support/refund/")
+        r
+        for r in evals.records
+        if r.route == EVAL_ROUTE and (r.request_id or "").startswith("support/refund/")
     ]
     judges = [r for r in evals.records if r.route == JUDGE_ROUTE]
     assert len(answers) == 2

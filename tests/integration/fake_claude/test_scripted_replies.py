@@ -18,17 +18,17 @@ def test_replies_posted_over_http_answer_matching_requests(
     assert (response.status_code, response.json()) == (200, {"scripted": 1})
     # Then a matching request gets its text, whole and streamed, with usage to match
     whole = client.messages.create(model=MODEL, max_tokens=50, messages=ask("How long is a refund?"))
-    assert whole.content[0].text == "Refunds take 5 days."
+    assert text_of(whole) == "Refunds take 5 days."
     assert whole.usage.output_tokens == 4
     with client.messages.stream(model=MODEL, max_tokens=50, messages=ask("A refund?")) as stream:
         assert stream.get_final_text() == "Refunds take 5 days."
     # and anything else the usual reply
     other = client.messages.create(model=MODEL, max_tokens=50, messages=ask())
-    assert other.content[0].text.startswith("This is the fake Claude answering")
+    assert text_of(other).startswith("This is the fake Claude answering")
     # and after a reset, nothing is scripted
     httpx2.post(f"{fake_claude.base_url}/_fake/reset")
     again = client.messages.create(model=MODEL, max_tokens=50, messages=ask("How long is a refund?"))
-    assert again.content[0].text.startswith("This is the fake Claude answering")
+    assert text_of(again).startswith("This is the fake Claude answering")
 
 
 def test_rules_the_fake_cannot_read_are_refused_over_http(fake_claude: FakeClaudeServer) -> None:
@@ -36,3 +36,9 @@ def test_rules_the_fake_cannot_read_are_refused_over_http(fake_claude: FakeClaud
     assert response.status_code == 400
     assert response.json()["error"]["message"] == "invalid rule: Field required at 0.text"
     assert fake_claude.config.scripted_replies == ()
+
+
+def text_of(message: anthropic.types.Message) -> str:
+    block = message.content[0]
+    assert isinstance(block, anthropic.types.TextBlock)
+    return block.text

@@ -23,7 +23,7 @@ def fold(*events: dict[str, Any]) -> tuple[StreamState, list[str]]:
 
 
 def start(**usage: int) -> dict[str, Any]:
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_1",
         "type": "message",
         "role": "assistant",

@@ -19,7 +19,7 @@ def aws():
         yield cloudformation, apigateway, cfn, apigw
 
 
-def stack(outputs: dict[str, str]) -> dict:
+def stack(outputs: dict[str, str]) -> dict[str, object]:
     return {
         "Stacks": [
             {
