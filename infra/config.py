@@ -11,11 +11,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
+from infra.web_adapter import UnsupportedRegionError, adapter_layer_arn
+
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 #: Lambda caps all of a function's environment variables at 4 KB together (AWS Lambda quotas): a longer
 #: prompt goes in a file shipped with the functions (`chat.system_prompt_file`) instead.
 InlinePrompt = Annotated[str, Field(min_length=1, max_length=2_000)]
+LayerArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\d+$")]
 
 # The retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (
@@ -98,6 +101,9 @@ class ChatConfig(_Strict):
     #: Pinned AWS Lambda Web Adapter layer version (arm64), account 753240598075. 30 is LWA 1.1.0, the first
     #: release that forwards SnapStart's before-checkpoint / after-restore hooks to the app (docs/chat.md).
     lwa_layer_version: PositiveInt = 30
+    #: The adapter layer to use instead of the published one (infra/web_adapter.py): for a region where the
+    #: adapter publishes no arm64 layer, a layer you publish there from the adapter's release.
+    lwa_layer_arn: LayerArn | None = None
     throttle_rate_per_second: PositiveFloat = 10
     throttle_burst: PositiveInt = 20
     daily_request_quota: PositiveInt = 10_000
@@ -115,6 +121,9 @@ class ChatConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     #: max_tokens when the caller sends none (default: claude.max_tokens_cap).
     default_max_tokens: PositiveInt | None = None
+    #: Seconds of silence after which a chat stream writes a keep-alive comment; API Gateway closes a REGIONAL
+    #: streaming response after 5 minutes without a byte (docs/chat.md).
+    keepalive_seconds: Annotated[int, Field(ge=1, le=240)] = 30
 
     @model_validator(mode="after")
     def _prompt_is_usable(self) -> ChatConfig:
@@ -218,6 +227,15 @@ class EnvironmentConfig(_Strict):
         cap = self.claude.max_tokens_cap
         if self.chat.default_max_tokens is not None and self.chat.default_max_tokens > cap:
             raise ValueError(f"chat.default_max_tokens must be at most claude.max_tokens_cap ({cap})")
+        return self
+
+    @model_validator(mode="after")
+    def _web_adapter_is_published(self) -> EnvironmentConfig:
+        if self.chat.lwa_layer_arn is None:
+            try:
+                adapter_layer_arn(self.region, self.chat.lwa_layer_version)
+            except UnsupportedRegionError as exc:
+                raise ValueError(f"region {self.region}: {exc}") from exc
         return self
 
     @property

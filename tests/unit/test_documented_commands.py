@@ -42,6 +42,17 @@ EXERCISED = {
     "make local": (NEWCOMER, "stack"),
     "python -m local.stack": (NEWCOMER, "stack"),
     "make demo": ("tests/e2e/test_chat_demo.py", "test_the_demo_streams_one_answer_and_exits_zero"),
+    "bin/kit eval": ("tests/integration/evals/test_gate.py", "test_the_json_report_carries_the_gate"),
+    "python -m ops.evals": ("tests/integration/evals/test_gate.py", "test_the_json_report_carries_the_gate"),
+    "make eval": (
+        "tests/integration/evals/test_runner.py",
+        "test_the_example_set_passes_with_its_scripted_replies",
+    ),
+    "python -m ops.evals.golden": (
+        "tests/unit/ops/evals/test_golden.py",
+        "test_the_published_json_schema_is_current_and_accepts_the_example_sets",
+    ),
+    "bin/kit smoke": ("tests/e2e/test_smoke.py", "test_every_path_of_a_working_environment_passes"),
     "make synth": ("tests/infra/test_app.py", "test_bad_value_fails_synth_naming_the_key"),
 }
 #: Run by CI itself: .ci/run is `make test`, which is `install`, `lint`, `typecheck` and the whole suite.
@@ -56,6 +67,7 @@ DEPLOY_ONLY = {
 NOT_TESTED = {
     "make bench": "a measurement of this machine that takes minutes; its numbers go to docs/, not to asserts",
     "make clean": "removes caches (rm -rf)",
+    "make lock": "recompiles the hashed lock files from PyPI (the registry, not loopback)",
     "make mutation": "mutation testing of the money path: minutes to an hour, run apart from make test",
 }
 

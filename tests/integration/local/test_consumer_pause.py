@@ -43,12 +43,12 @@ def test_a_closed_switch_leaves_work_in_the_queue_until_reopened(aws: dict[str, 
     sqs = boto3.client("sqs")
     sqs.send_message(QueueUrl=queue.url, MessageBody="{}")
     consumed: list[int] = []
-    source = SqsEventSource(
-        sqs,
-        queue,
-        lambda event, _ctx: consumed.append(len(event["Records"])) or {"batchItemFailures": []},
-        lambda_client=boto3.client("lambda"),
-    )
+
+    def consumer(event: dict[str, Any], _context: object) -> dict[str, Any]:
+        consumed.append(len(event["Records"]))
+        return {"batchItemFailures": []}
+
+    source = SqsEventSource(sqs, queue, consumer, lambda_client=boto3.client("lambda"))
 
     # When the guard closes the switch
     closed = _guard(aws, "close")

@@ -104,7 +104,7 @@ def test_requeue_refuses_states_that_cannot_be_sent_again():
 
 def test_requeue_names_the_states_it_accepts_readably_including_retrying() -> None:
     with pytest.raises(ValueError, match="choose from") as refused:
-        requeue(None, lambda _queue: None, "job-1", ["PENDING"])  # type: ignore[arg-type]
+        requeue(None, lambda _queue: None, "job-1", ["PENDING"])  # type: ignore[arg-type,return-value]
     assert str(refused.value) == (
         "cannot requeue items in PENDING; choose from CANCELED, ERRORED, EXPIRED, REQUEUED, RETRYING"
     )
