@@ -57,6 +57,11 @@ class ClaudeConfig(_Strict):
     context_max_tokens: PositiveInt = 100_000
     #: Prices override (USD per million tokens) merged over functions/claude_kit/data/models.json.
     price_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
+    #: Mark stable prompt prefixes for caching (claude_kit.prompt_cache); off only to compare costs.
+    prompt_caching: bool = True
+    #: Manual attestation: the monthly spend limit (USD) set on this environment's Anthropic workspace in the
+    #: Console. No API reads it, so `bin/kit readiness` trusts what is recorded here; null: not set.
+    workspace_spend_limit_usd: PositiveFloat | None = None
 
     @model_validator(mode="after")
     def _models_allowed(self) -> ClaudeConfig:

@@ -117,6 +117,8 @@ def claude_environment(config: EnvironmentConfig, *, api_key_secret_name: str) -
     }
     if claude.fallback_model:
         environment["KIT_FALLBACK_MODEL"] = claude.fallback_model
+    if not claude.prompt_caching:
+        environment["KIT_PROMPT_CACHING"] = "false"
     if claude.price_overrides:
         environment["KIT_PRICE_OVERRIDES"] = json.dumps(claude.price_overrides, sort_keys=True)
     return environment
