@@ -101,7 +101,8 @@ def key_per_environment(view: TemplateView) -> Item:
     env_name = view.synthesized.env_name
 
     def secret_of(name: str) -> str:
-        configured = view.synthesized.all_configs[name].secret.existing_secret_name
+        config = view.synthesized.config if name == env_name else view.synthesized.all_configs[name]
+        configured = config.secret.existing_secret_name
         return configured or api_key_secret_name(name)
 
     own = secret_of(env_name)

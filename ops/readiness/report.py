@@ -106,7 +106,11 @@ def render_table(report: Report, *, width: int | None = None) -> str:
         lines.append(
             f"{item.status.value.upper():<6}  {item.dimension.value:<{dimension_width}}  {item.title}"
         )
-        lines.extend(textwrap.wrap(item.evidence, wrap, initial_indent=indent, subsequent_indent=indent))
+        lines.extend(
+            textwrap.wrap(
+                item.evidence, wrap, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+            )
+        )
         if item.fix:
             lines.extend(
                 textwrap.wrap(
