@@ -1,4 +1,4 @@
-"""`bin/kit readiness` on the shipped environments and on a config that misses safeguards, from real synths."""
+"""`bin/kit readiness` on the shipped environments and on a config missing safeguards, from real synths."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from ops.readiness.__main__ import evaluate
 from ops.readiness.checks import CHECKS
 from ops.readiness.report import Report, Status, render_json, render_markdown, render_table
 from ops.synthesis import SynthesizedEnvironment, environment_configs, synthesize
-from tests.infra.conftest import CDK_CONTEXT, ENVIRONMENTS, SynthesizedEnvironment as Synthesized
+from tests.infra.conftest import CDK_CONTEXT, ENVIRONMENTS
+from tests.infra.conftest import SynthesizedEnvironment as Synthesized
 
 pytestmark = pytest.mark.slow
 
-#: What the shipped cdk.json leaves to the adopter: alarm subscribers and the Anthropic spend-limit attestation.
+#: What the shipped cdk.json leaves to the adopter: alarm subscribers, the Anthropic spend-limit attestation.
 SHIPPED_FAILURES = {"anthropic-spend-limit", "cost-alarms", "service-alarms"}
 
 
@@ -27,7 +28,7 @@ def _readiness(env_name: str, synthesized: Callable[[str], Synthesized]) -> Repo
     environment = SynthesizedEnvironment(
         env_name=env_name,
         config=shared.config,
-        templates={shared.stack.stack_name: shared.template.to_json()},
+        templates={shared.stack.stack_name: dict(shared.template.to_json())},
         all_configs=environment_configs(CDK_CONTEXT),
     )
     return evaluate(environment)

@@ -96,10 +96,11 @@ def test_alarm_actions_must_be_enabled(aws: boto3.Session, enabled: bool, expect
 def test_billing_alerts_pass_once_billing_metrics_exist(aws: boto3.Session) -> None:
     assert live.billing_alerts(_view(), aws).status is Status.WARN
 
+    usd = [{"Name": "Currency", "Value": "USD"}]
     aws.client("cloudwatch").put_metric_data(
         Namespace="AWS/Billing",
-        MetricData=[{"MetricName": "EstimatedCharges", "Value": 12.5, "Dimensions": [{"Name": "Currency", "Value": "USD"}]}],
-    )  # fmt: skip
+        MetricData=[{"MetricName": "EstimatedCharges", "Value": 12.5, "Dimensions": usd}],
+    )
 
     assert live.billing_alerts(_view(), aws).status is Status.PASS
 
@@ -116,7 +117,7 @@ def test_cost_allocation_tag_status_is_read_from_cost_explorer() -> None:
 
     with Stubber(ce) as stub:
         stub.add_response("list_cost_allocation_tags", answer, {"TagKeys": ["Environment"]})
-        item = live.cost_allocation_tag(_view(), OneClient())  # type: ignore[arg-type]
+        item = live.cost_allocation_tag(_view(), OneClient())
 
     assert item.status is Status.WARN
     assert "Inactive" in item.evidence
