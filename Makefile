@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 CDK := npx --no-install cdk
 
-.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench clean
+.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench clean ci-access
 
 $(STAMP): functions/requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,10 +55,14 @@ bootstrap: install
 	$(CDK) bootstrap -c env=$(ENV)
 
 diff: install
-	$(CDK) diff -c env=$(ENV)
+	$(CDK) diff -c env=$(ENV) $(DIFF_FLAGS)
 
 deploy: install
-	$(CDK) deploy -c env=$(ENV) --all
+	$(CDK) deploy -c env=$(ENV) --all $(DEPLOY_FLAGS)
+
+# Once per environment, with administrator credentials: GitHub Actions' OIDC deploy roles (docs/pipeline.md).
+ci-access: install
+	$(CDK) deploy -c env=$(ENV) -c ci_access=true claude-kit-$(ENV)-ci-access
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench

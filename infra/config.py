@@ -159,6 +159,19 @@ class AlertsConfig(_Strict):
     https_subscriptions: tuple[Annotated[str, Field(pattern=r"^https://")], ...] = ()
 
 
+class CiConfig(_Strict):
+    """GitHub Actions deploy access for this environment (infra/ci_access_stack.py, docs/pipeline.md)."""
+
+    #: "owner/name" of the repository whose workflow may deploy this environment; null: no CI access stack.
+    github_repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")] | None = None
+    #: The account's existing GitHub OIDC provider (an account holds one: the second environment imports it).
+    github_oidc_provider_arn: (
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/")] | None
+    ) = None
+    #: Qualifier of the CDK bootstrap roles (`cdk bootstrap --qualifier`; the CDK's default otherwise).
+    bootstrap_qualifier: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "hnb659fds"
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment (dev, staging, prod …)."""
 
@@ -175,6 +188,7 @@ class EnvironmentConfig(_Strict):
     chat: ChatConfig = ChatConfig()
     batch: BatchConfig = BatchConfig()
     alerts: AlertsConfig = AlertsConfig()
+    ci: CiConfig = CiConfig()
 
     @model_validator(mode="after")
     def _retention_is_valid(self) -> EnvironmentConfig:
