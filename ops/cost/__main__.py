@@ -93,12 +93,17 @@ def render(
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bin/kit cost-estimate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", required=True, help="environment name in cdk.json")
     parser.add_argument("--calls-per-day", type=float, default=0, help="chat calls per day (default 0: idle)")
     parser.add_argument("--batch-items-per-day", type=float, default=0, help="batch work items per day")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.calls_per_day < 0 or args.batch_items_per_day < 0:
         parser.error("--calls-per-day and --batch-items-per-day cannot be negative")

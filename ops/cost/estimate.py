@@ -241,12 +241,13 @@ def idle_lines(resources: Resources, prices: AwsPrices, workload: Workload) -> l
     return [line for line in lines if line.quantity]
 
 
-def _custom_metrics_line(part: Part, size: TelemetrySize, prices: AwsPrices) -> Line:
-    # Each metric exists per {Environment, Model, Route} (one model, one route assumed) and per {Environment}.
+def _custom_metrics_line(part: Part, size: TelemetrySize, prices: AwsPrices, *, with_aggregate: bool) -> Line:
+    """Each metric exists per {Environment, Model, Route} (one model assumed) and once per {Environment}."""
+    series = size.metrics_per_record * (2 if with_aggregate else 1)
     return charge(
         part,
         f"{FIXED_ONCE_ACTIVE} (EMF, once traffic flows)",
-        size.metrics_per_record * 2,
+        series,
         "metrics",
         prices["cloudwatch_custom_metric_month"],
     )
@@ -301,12 +302,18 @@ def chat_lines(
         ),
         *_invocations("chat", "Chat", calls, function, round(seconds, 2), prices, traced),
         *_per_item("chat", calls, figures, size, prices),
-        _custom_metrics_line("chat", size, prices),
+        _custom_metrics_line("chat", size, prices, with_aggregate=True),
     ]
 
 
 def batch_lines(
-    resources: Resources, prices: AwsPrices, workload: Workload, size: TelemetrySize, items_per_day: float
+    resources: Resources,
+    prices: AwsPrices,
+    workload: Workload,
+    size: TelemetrySize,
+    items_per_day: float,
+    *,
+    chat_active: bool = False,
 ) -> list[Line]:
     mappings = resources.sqs_event_sources()
     if not mappings or items_per_day <= 0:
@@ -353,7 +360,7 @@ def batch_lines(
             "requests",
             prices["s3_put_requests_per_thousand"],
         ),
-        _custom_metrics_line("batch", size, prices),
+        _custom_metrics_line("batch", size, prices, with_aggregate=not chat_active),
     ]
 
 
@@ -367,6 +374,8 @@ def estimate(
 ) -> Estimate:
     resources = Resources(templates)
     lines = idle_lines(resources, prices, workload)
-    lines += chat_lines(resources, prices, workload, size, traffic.calls_per_day)
-    lines += batch_lines(resources, prices, workload, size, traffic.batch_items_per_day)
-    return Estimate(tuple(lines))
+    chat = chat_lines(resources, prices, workload, size, traffic.calls_per_day)
+    batch = batch_lines(
+        resources, prices, workload, size, traffic.batch_items_per_day, chat_active=bool(chat)
+    )
+    return Estimate(tuple(lines + chat + batch))

@@ -26,7 +26,7 @@ def evaluate(synthesized: SynthesizedEnvironment, *, live: bool = False) -> Repo
     return Report(env_name=synthesized.env_name, items=items, live=live)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bin/kit readiness",
         description="Is an environment ready for production? Judged from cdk.json and the templates.",
@@ -34,7 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--env", required=True, help="environment name in cdk.json (dev, staging, prod ...)")
     parser.add_argument("--live", action="store_true", help="also ask AWS (your credentials; read-only)")
     parser.add_argument("--format", choices=sorted(RENDERERS), default="table")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
 
     sys.stderr.write(f"Synthesizing claude-kit-{args.env} (no AWS account needed) ...\n")
     try:
