@@ -271,7 +271,7 @@ def prompt_caching(view: TemplateView) -> Item:
             title,
             Status.FAIL,
             f"KIT_PROMPT_CACHING=false on {', '.join(off)} (claude.prompt_caching)",
-            "set claude.prompt_caching to true: repeated prompt prefixes then cost a tenth",
+            "set claude.prompt_caching to true: repeated prompt prefixes are then billed at the cache-read price",
         )
     table = load_price_table(view.synthesized.config.claude.price_overrides)
     model = view.synthesized.config.claude.model
@@ -591,7 +591,7 @@ def eval_baseline(view: TemplateView, *, root: Path = REPO_ROOT) -> Item:
             title,
             Status.WARN,
             f"{relative} does not exist",
-            f"record one: bin/kit eval --env {view.synthesized.env_name} and commit the baseline",
+            f"record one with the eval harness (make eval ENV={view.synthesized.env_name}) and commit it",
         )
     return _item(
         "eval-baseline", Dimension.RELEASE, title, Status.PASS, f"{relative} ({path.stat().st_size} bytes)"
