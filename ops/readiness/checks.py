@@ -271,7 +271,7 @@ def prompt_caching(view: TemplateView) -> Item:
             title,
             Status.FAIL,
             f"KIT_PROMPT_CACHING=false on {', '.join(off)} (claude.prompt_caching)",
-            "set claude.prompt_caching to true: repeated prompt prefixes are then billed at the cache-read price",
+            "set claude.prompt_caching to true: repeated prompt prefixes are billed at the cache-read price",
         )
     table = load_price_table(view.synthesized.config.claude.price_overrides)
     model = view.synthesized.config.claude.model
