@@ -126,3 +126,28 @@ def test_telemetry_size_is_what_record_call_writes() -> None:
     # One EMF blob and one log line: 12 counts, CostUSD, LatencyMs and TimeToFirstTokenMs for a streamed call
     assert size.metrics_per_record == 15
     assert 1500 < size.bytes_per_call < 4000
+
+
+def test_custom_metrics_count_the_environment_aggregate_once() -> None:
+    streaming = {"Variables": {"AWS_LWA_INVOKE_MODE": "response_stream"}}
+    template = {"Resources": {
+        "Chat": _resource("AWS::Lambda::Function", Environment=streaming, **ARM_1GB),
+        "Queue": _resource("AWS::SQS::Queue"),
+        "Consumer": _resource("AWS::Lambda::Function", **ARM_1GB),
+        "Mapping": _resource("AWS::Lambda::EventSourceMapping", BatchSize=10, FunctionName={"Ref": "Consumer"},
+                             EventSourceArn={"Fn::GetAtt": ["Queue", "Arn"]}),
+    }}  # fmt: skip
+    batch_workload = Workload.model_validate({**WORKLOAD.model_dump(), "batch_item": _figures(
+        sqs_requests=0.3, consumer_seconds_per_invocation=2, poller_seconds_per_item=0, other_log_bytes=0,
+        dynamodb_read_units=0, dynamodb_write_units=0, s3_puts=1,
+    )})  # fmt: skip
+    traffic = Traffic(calls_per_day=100, batch_items_per_day=100)
+
+    result = estimate([template], prices=PRICES, workload=batch_workload, size=SIZE, traffic=traffic)
+
+    # 15 metrics per {Environment, Model, Route} for chat and for batch, and once per {Environment}: 45
+    metrics = [line for line in result.lines if line.item.startswith("CloudWatch custom metrics")]
+    assert sum(line.quantity for line in metrics) == 45
+    # The idle queue's long polls: 15 receives a minute for the 720-hour month
+    (polls,) = [line for line in result.lines if line.item == "SQS long polls of idle queues"]
+    assert polls.quantity == 15 * 60 * 720
