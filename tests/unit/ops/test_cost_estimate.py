@@ -134,8 +134,10 @@ def test_custom_metrics_count_the_environment_aggregate_once() -> None:
         "Chat": _resource("AWS::Lambda::Function", Environment=streaming, **ARM_1GB),
         "Queue": _resource("AWS::SQS::Queue"),
         "Consumer": _resource("AWS::Lambda::Function", **ARM_1GB),
-        "Mapping": _resource("AWS::Lambda::EventSourceMapping", BatchSize=10, FunctionName={"Ref": "Consumer"},
-                             EventSourceArn={"Fn::GetAtt": ["Queue", "Arn"]}),
+        "Mapping": _resource(
+            "AWS::Lambda::EventSourceMapping", BatchSize=10, FunctionName={"Ref": "Consumer"},
+            EventSourceArn={"Fn::GetAtt": ["Queue", "Arn"]},
+        ),
     }}  # fmt: skip
     batch_workload = Workload.model_validate({**WORKLOAD.model_dump(), "batch_item": _figures(
         sqs_requests=0.3, consumer_seconds_per_invocation=2, poller_seconds_per_item=0, other_log_bytes=0,

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import EnvironmentConfig
-from ops.readiness import checks
+from ops.readiness import monitoring, safeguards
 from ops.readiness.report import Status
 from ops.readiness.template_view import TemplateView
 from ops.synthesis import SynthesizedEnvironment
@@ -51,8 +51,8 @@ def test_cost_alarms_pass_only_when_a_person_is_subscribed() -> None:
         "Properties": {"Protocol": "lambda", "TopicArn": {"Ref": "Topic"}},
     }
 
-    unheard = checks.cost_alarms(_view({**ALARMS, **TOPIC, "Guard": guard}))
-    heard = checks.cost_alarms(_view({**ALARMS, **TOPIC, "Guard": guard, "Email": email}))
+    unheard = monitoring.cost_alarms(_view({**ALARMS, **TOPIC, "Guard": guard}))
+    heard = monitoring.cost_alarms(_view({**ALARMS, **TOPIC, "Guard": guard, "Email": email}))
 
     assert unheard.status is Status.FAIL
     assert "nobody is subscribed" in unheard.evidence
@@ -68,7 +68,7 @@ def test_disabled_alarm_actions_count_as_unheard() -> None:
     alarms = {**ALARMS, "daily-cost": _alarm("daily-cost")}
     alarms["daily-cost"]["Properties"]["ActionsEnabled"] = False
 
-    item = checks.cost_alarms(_view({**alarms, **TOPIC, "Email": email}))
+    item = monitoring.cost_alarms(_view({**alarms, **TOPIC, "Email": email}))
 
     assert item.status is Status.FAIL
     assert "daily-cost" in item.evidence
@@ -79,17 +79,19 @@ def test_a_key_in_an_environment_variable_fails_naming_where() -> None:
     named = _view({"Fn": _function(ANTHROPIC_API_KEY="anything")})
     clean = _view({"Fn": _function(KIT_MODEL="claude-sonnet-5-5")})
 
-    assert checks.no_key_in_environment(leaky).status is Status.FAIL
-    assert "Fn.SOME_SETTING" in checks.no_key_in_environment(leaky).evidence
-    assert checks.no_key_in_environment(named).status is Status.FAIL
-    assert checks.no_key_in_environment(clean).status is Status.PASS
+    assert safeguards.no_key_in_environment(leaky).status is Status.FAIL
+    assert "Fn.SOME_SETTING" in safeguards.no_key_in_environment(leaky).evidence
+    assert safeguards.no_key_in_environment(named).status is Status.FAIL
+    assert safeguards.no_key_in_environment(clean).status is Status.PASS
 
 
 def test_two_environments_sharing_one_secret_fail() -> None:
     shared = EnvironmentConfig.model_validate({"secret": {"existing_secret_name": "shared-key"}})
 
-    item = checks.key_per_environment(_view({}, prod=shared, secret={"existing_secret_name": "shared-key"}))
-    separate = checks.key_per_environment(_view({}, secret={"existing_secret_name": "dev-key"}))
+    item = safeguards.key_per_environment(
+        _view({}, prod=shared, secret={"existing_secret_name": "shared-key"})
+    )
+    separate = safeguards.key_per_environment(_view({}, secret={"existing_secret_name": "dev-key"}))
 
     assert item.status is Status.FAIL
     assert "prod" in item.evidence
@@ -97,8 +99,8 @@ def test_two_environments_sharing_one_secret_fail() -> None:
 
 
 def test_attested_spend_limit_passes_with_its_amount() -> None:
-    missing = checks.anthropic_spend_limit(_view({}))
-    attested = checks.anthropic_spend_limit(_view({}, claude={"workspace_spend_limit_usd": 250}))
+    missing = safeguards.anthropic_spend_limit(_view({}))
+    attested = safeguards.anthropic_spend_limit(_view({}, claude={"workspace_spend_limit_usd": 250}))
 
     assert missing.status is Status.FAIL
     assert attested.status is Status.PASS
@@ -109,7 +111,7 @@ def test_a_function_timeout_no_longer_than_one_claude_wait_fails() -> None:
     function = _function()
     function["Properties"]["Timeout"] = 60  # the client's read timeout is 60 s
 
-    item = checks.timeouts(_view({"Consumer": function}))
+    item = safeguards.timeouts(_view({"Consumer": function}))
 
     assert item.status is Status.FAIL
     assert "Consumer (60 s)" in item.evidence
@@ -117,9 +119,9 @@ def test_a_function_timeout_no_longer_than_one_claude_wait_fails() -> None:
 
 def test_eval_baseline_is_found_where_the_eval_harness_writes_it(tmp_path: Path) -> None:
     view = _view({})
-    assert checks.eval_baseline(view, root=tmp_path).status is Status.WARN
+    assert monitoring.eval_baseline(view, root=tmp_path).status is Status.WARN
 
     (tmp_path / "evals" / "baselines").mkdir(parents=True)
     (tmp_path / "evals" / "baselines" / "dev.json").write_text("{}")
 
-    assert checks.eval_baseline(view, root=tmp_path).status is Status.PASS
+    assert monitoring.eval_baseline(view, root=tmp_path).status is Status.PASS
