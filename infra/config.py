@@ -62,6 +62,10 @@ class ClaudeConfig(_Strict):
     #: Manual attestation: the monthly spend limit (USD) set on this environment's Anthropic workspace in the
     #: Console. No API reads it, so `bin/kit readiness` trusts what is recorded here; null: not set.
     workspace_spend_limit_usd: PositiveFloat | None = None
+    #: For `bin/kit readiness --live` to read that limit through the Admin API (early access): the workspace
+    #: of this environment's key (`wrkspc_...`) and a secret holding an Admin API key, never the runtime key.
+    workspace_id: Annotated[str, Field(pattern=r"^wrkspc_\w+$")] | None = None
+    admin_key_secret_name: str | None = None
 
     @model_validator(mode="after")
     def _models_allowed(self) -> ClaudeConfig:

@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from infra.constructs.cost_alarms import BILLING_REGION, budget_name
 from infra.constructs.spend_guard import switch_parameter_name
+from ops.readiness.anthropic_live import workspace_spend_limit
 from ops.readiness.report import Dimension, Item, Status
 from ops.readiness.template_view import TemplateView
 
@@ -243,7 +244,12 @@ def spend_switch(view: TemplateView, session: boto3.Session) -> Item:
     return Item(check_id, Dimension.COST, title, Status.PASS, f"{name} is open", live=True)
 
 
+def anthropic_spend_limit(view: TemplateView, session: boto3.Session) -> Item:
+    return workspace_spend_limit(view.synthesized.config, session)
+
+
 LIVE_CHECKS: tuple[LiveCheck, ...] = (
+    anthropic_spend_limit,
     secret_populated,
     spend_switch,
     cost_allocation_tag,
