@@ -21,6 +21,8 @@ class TelemetrySize:
     bytes_per_call: int
     #: Metric names in one EMF blob; each also exists per {Environment, Model, Route} and per {Environment}.
     metrics_per_record: int
+    #: What was written: the EMF blob and the log line.
+    output: str = ""
 
 
 def representative_record(*, model: str, batch: bool) -> CallRecord:
@@ -61,4 +63,4 @@ def measure(*, model: str = "claude-sonnet-5-5", batch: bool = False) -> Telemet
     text = captured.getvalue()
     blob = next(line for line in text.splitlines() if line.startswith('{"_aws"'))
     metrics = blob.count('{"Name":')
-    return TelemetrySize(bytes_per_call=len(text.encode()), metrics_per_record=metrics)
+    return TelemetrySize(bytes_per_call=len(text.encode()), metrics_per_record=metrics, output=text)

@@ -7,8 +7,9 @@ import contextlib
 
 import pytest
 
-from claude_kit.calls import StreamEnd, TextDelta
+from claude_kit.calls import StreamEnd, TextDelta, Usage
 from claude_kit.errors import ClaudeBusyError, ClaudeStreamInterruptedError
+from claude_kit.pricing import load_price_table
 from tests.unit.claude_kit.api_double import (
     CTX,
     SseBody,
@@ -228,8 +229,13 @@ def test_input_already_processed_is_billed_when_a_stream_fails_before_any_text()
     with pytest.raises(ClaudeBusyError):
         collect(harness.service, ask())
 
-    # Then its record carries the last attempt's input usage and its cost, not zero
+    # Then its record carries every attempt's input (each reached message_start, so each was billed), priced
+    # per attempt on the model that served it: two on the primary, one on the fallback
     (record,) = harness.records
-    assert record.usage.input_tokens == 5000
-    assert record.cost_usd is not None
-    assert record.cost_usd > 0
+    assert record.usage.input_tokens == 3 * 5000
+    assert record.billed_attempts == 3
+    primary, fallback = record.requested_model, record.model
+    assert fallback != primary
+    prices = load_price_table()
+    one = Usage(input_tokens=5000, output_tokens=1)
+    assert record.cost_usd == pytest.approx(2 * prices.cost(primary, one) + prices.cost(fallback, one))

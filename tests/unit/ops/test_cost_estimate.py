@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -123,9 +124,16 @@ def test_every_shipped_price_cites_its_page_and_every_figure_its_basis() -> None
 def test_telemetry_size_is_what_record_call_writes() -> None:
     size = measure()
 
-    # One EMF blob and one log line: 12 counts, CostUSD, LatencyMs and TimeToFirstTokenMs for a streamed call
-    assert size.metrics_per_record == 15
-    assert 1500 < size.bytes_per_call < 4000
+    # What was captured is one EMF blob and one "Claude call" log line, and the size is their bytes
+    blob, line = (json.loads(text) for text in size.output.splitlines())
+    definitions = blob["_aws"]["CloudWatchMetrics"][0]
+    assert size.metrics_per_record == len(definitions["Metrics"])
+    assert definitions["Dimensions"] == [["Environment", "Model", "Route"], ["Environment"]]
+    assert {"Calls", "InputTokens", "OutputTokens", "CostUSD", "LatencyMs"} <= {
+        m["Name"] for m in definitions["Metrics"]
+    }
+    assert line["message"] == "Claude call"
+    assert size.bytes_per_call == len(size.output.encode())
 
 
 def test_custom_metrics_count_the_environment_aggregate_once() -> None:
