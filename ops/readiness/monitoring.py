@@ -224,7 +224,7 @@ def eval_baseline(view: TemplateView, *, root: Path = REPO_ROOT) -> Item:
             title,
             Status.WARN,
             f"{relative} does not exist",
-            f"record one with the eval harness (make eval ENV={view.synthesized.env_name}) and commit it",
+            f"record one (bin/kit eval --env {view.synthesized.env_name} --save-baseline) and commit it",
         )
     return make_item(
         "eval-baseline", Dimension.RELEASE, title, Status.PASS, f"{relative} ({path.stat().st_size} bytes)"
