@@ -112,7 +112,7 @@ def anthropic_spend_limit(view: TemplateView) -> Item:
             Dimension.SECURITY,
             title,
             Status.FAIL,
-            "claude.workspace_spend_limit_usd is not recorded (no API reads the Console's limit)",
+            "claude.workspace_spend_limit_usd is not recorded (the limit lives in the Anthropic Console)",
             "set a monthly spend limit on this environment's workspace in the Anthropic Console, then "
             "record it as claude.workspace_spend_limit_usd in cdk.json",
         )
@@ -138,7 +138,8 @@ def retry_policy(view: TemplateView) -> Item:
         f"claude_kit.retry on {len(view.claude_functions())} functions: 429 up to "
         f"{'/'.join(sorted(attempts))} attempts with retry-after or jittered backoff "
         f"({runtime_default('retry_base_seconds')} s base, "
-        f"{runtime_default('retry_max_backoff_seconds')} s cap); 5xx, 529 and timeouts once"
+        f"{runtime_default('retry_max_backoff_seconds')} s cap); 5xx, 529 and timeouts once; possibly "
+        f"billed attempts {'retried' if view.synthesized.config.claude.retry_ambiguous else 'not retried'}"
     )
     if attempts & {"1", "0"}:
         return make_item(
@@ -165,7 +166,8 @@ def timeouts(view: TemplateView) -> Item:
     ]
     evidence = (
         f"Claude client: connect {connect:g} s, read {read:g} s, stream silence {stream:g} s; "
-        f"function timeouts {sorted({f.timeout_seconds for f in view.claude_functions()})} s"
+        f"function timeouts {sorted({f.timeout_seconds for f in view.claude_functions()})} s; chat "
+        f"first-token deadline {view.synthesized.config.claude.first_token_deadline_seconds} s"
     )
     if short:
         return make_item(
