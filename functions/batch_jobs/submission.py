@@ -222,7 +222,15 @@ class RealtimeRun:
         record_count("BatchItemsSucceeded")
 
     def _failed(self, queued: QueuedItem, error: ClaudeError) -> None:
-        if may_heal(error):
+        if error.ambiguous_attempts and queued.receive_count > 1:
+            # It may have been billed each time it timed out: a second delivery that times out is the last.
+            error = type(error)(
+                f"{error}; may have been billed without an answer on {queued.receive_count} deliveries: "
+                "not redelivered again",
+                error_type=error.error_type,
+                request_id=error.request_id,
+            )
+        elif may_heal(error):
             self._jobs.release(queued, error_type=error.error_type, error_message=str(error))
             self._backing_off = error.error_type
             raise RetryLaterError(f"{queued.job_id}/{queued.custom_id}: {error.error_type}") from error

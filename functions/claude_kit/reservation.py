@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Self
 
 from pydantic import Field
 
-from claude_kit.aws import dynamodb_table
+from claude_kit.aws import REQUEST_PATH, dynamodb_table
 from claude_kit.observability import logger
 from claude_kit.settings import KitSettings
 from claude_kit.worst_case import Charge
@@ -115,10 +115,6 @@ class GuardrailSettings(KitSettings):
     quota_override_max_age_seconds: int = Field(default=60, gt=0)
     #: Fractions of a user's daily allowance reported once a day (metric `UserAllowanceWarnings`).
     user_warning_levels: tuple[float, ...] = (0.5, 0.8, 1.0)
-    #: Request-path AWS calls fail fast: a slow table must not hold a user's first token.
-    aws_connect_timeout_seconds: float = Field(default=1.0, gt=0)
-    aws_read_timeout_seconds: float = Field(default=2.0, gt=0)
-    aws_max_attempts: int = Field(default=2, gt=0)
 
 
 @cache
@@ -162,11 +158,6 @@ def get_spend_gate() -> SpendGate:
     from claude_kit.user_quota import Allowance, UserQuota
 
     settings = get_guardrail_settings()
-    timeouts = {
-        "connect_timeout": settings.aws_connect_timeout_seconds,
-        "read_timeout": settings.aws_read_timeout_seconds,
-        "max_attempts": settings.aws_max_attempts,
-    }
     switch = quota = None
     if settings.spend_switch_parameter:
         from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -174,13 +165,13 @@ def get_spend_gate() -> SpendGate:
         from claude_kit.aws import aws_client
 
         switch = SpendSwitch(
-            provider=SSMProvider(boto3_client=aws_client("ssm", **timeouts)),
+            provider=SSMProvider(boto3_client=aws_client("ssm", **REQUEST_PATH)),
             parameter_name=settings.spend_switch_parameter,
             max_age_seconds=settings.spend_switch_max_age_seconds,
         )
     if settings.quota_table:
         quota = UserQuota(
-            table=dynamodb_table(settings.quota_table, **timeouts),
+            table=dynamodb_table(settings.quota_table, **REQUEST_PATH),
             default=Allowance(
                 usd=settings.user_daily_usd_allowance, tokens=settings.user_daily_token_allowance
             ),

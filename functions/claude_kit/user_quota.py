@@ -127,7 +127,9 @@ class UserQuota:
 
     def top_up(self, hold: QuotaHold, to: Charge) -> QuotaHold | None:
         """Raise the hold to `to` (before another attempt that may bill); None if that does not fit."""
-        extra = Charge(usd=max(to.usd - hold.held.usd, 0.0), tokens=max(to.tokens - hold.held.tokens, 0))
+        # In nano-dollars, so float noise (0.9 - 0.6) never adds a rounding step to the hold.
+        extra_usd = float(max(_usd(to.usd) - _usd(hold.held.usd), Decimal(0)))
+        extra = Charge(usd=extra_usd, tokens=max(to.tokens - hold.held.tokens, 0))
         if extra.usd <= 0 and extra.tokens <= 0:
             return hold
         try:

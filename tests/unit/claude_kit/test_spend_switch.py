@@ -131,3 +131,19 @@ def test_a_closed_switch_refuses_before_the_quota_is_asked() -> None:
     # Then the switch refuses it
     with pytest.raises(SpendGuardClosedError):
         gate.reserve(CTX, Charge(usd=0.01, tokens=100))
+
+
+def test_the_request_path_brakes_fail_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a function with both brakes on
+    monkeypatch.setenv("KIT_SPEND_SWITCH_PARAMETER", PARAMETER)
+    monkeypatch.setenv("KIT_QUOTA_TABLE", "claude-kit-test-user-quota")
+    monkeypatch.setenv("KIT_USER_DAILY_USD_ALLOWANCE", "5")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # When its gate is built
+    gate = get_spend_gate()
+    # Then the quota table and the switch's SSM client use short timeouts and two attempts, not 60 s × 5
+    assert gate.quota is not None
+    assert gate.switch is not None
+    for config in (gate.quota._table.meta.client.meta.config, gate.switch._provider.client.meta.config):
+        assert (config.connect_timeout, config.read_timeout) == (1.0, 2.0)
+        assert config.retries["total_max_attempts"] == 2
