@@ -26,7 +26,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE :=
 CDK := npx --no-install cdk
 
-.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench eval mutation clean lock
+.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench eval mutation clean lock ci-access
 .PHONY: check-python check-node check-bundling check-credentials
 
 check-python:
@@ -94,10 +94,14 @@ bootstrap: install
 	$(CDK) bootstrap -c env=$(ENV)
 
 diff: install
-	$(CDK) diff -c env=$(ENV)
+	$(CDK) diff -c env=$(ENV) $(DIFF_FLAGS)
 
 deploy: install check-node check-credentials check-bundling
-	$(CDK) deploy -c env=$(ENV) --all
+	$(CDK) deploy -c env=$(ENV) --all $(DEPLOY_FLAGS)
+
+# Once per environment, with administrator credentials: GitHub Actions' OIDC deploy roles (docs/pipeline.md).
+ci-access: install
+	$(CDK) deploy -c env=$(ENV) -c ci_access=true claude-kit-$(ENV)-ci-access
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench

@@ -53,6 +53,14 @@ EXERCISED = {
         "test_the_published_json_schema_is_current_and_accepts_the_example_sets",
     ),
     "bin/kit smoke": ("tests/e2e/test_smoke.py", "test_every_path_of_a_working_environment_passes"),
+    "bin/kit readiness": (
+        "tests/infra/test_readiness.py",
+        "test_shipped_environment_gets_every_item_and_fails_only_what_the_adopter_must_fill_in",
+    ),
+    "bin/kit cost-estimate": (
+        "tests/unit/ops/test_cost_estimate.py",
+        "test_idle_cost_of_a_small_template_matches_the_hand_computed_figure",
+    ),
     "make synth": ("tests/infra/test_app.py", "test_bad_value_fails_synth_naming_the_key"),
 }
 #: Run by CI itself: .ci/run is `make test`, which is `install`, `lint`, `typecheck` and the whole suite.
@@ -61,6 +69,7 @@ RUN_BY_CI = {"make test", "make install", "make lint", "make typecheck"}
 DEPLOY_ONLY = {
     "make deploy": "deploys to AWS (its credential check is tested: tests/unit/ops/test_preflight.py)",
     "make diff": "compares with the deployed stack in AWS",
+    "make ci-access": "creates the GitHub Actions OIDC deploy roles in an AWS account",
     "make bootstrap": "creates the CDK's bucket and roles in an AWS account",
 }
 #: Documented, deliberately not tested, and why.
@@ -74,7 +83,7 @@ NOT_TESTED = {
 _CODE = re.compile(r"```[a-z]*\n(.*?)```|`([^`\n]+)`", re.DOTALL)
 _COMMAND = re.compile(
     r"\b(bin/kit (?:dlq redrive|quota (?:set|show)|spend-guard [a-z|]+|[a-z-]+)"
-    r"|make [a-z]+|python -m [a-z_.]+)"
+    r"|make [a-z-]+|python -m [a-z_.]+)"
 )
 
 
