@@ -8,18 +8,46 @@ ENV ?= dev
 # The first candidate that actually runs (a pyenv shim for an inactive version exists but fails).
 PYTHON ?= $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 python3.12 python3; do \
 	  "$$p" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+# Bundling the functions for Lambda (synth, and the infra tests) needs Python 3.13 itself, or Docker.
+PYTHON313 := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13; do \
+	  "$$p" -c 'import sys; assert sys.version_info[:2] == (3, 13)' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+# `make local` ports (0 picks a free one) and the cdk.json environment whose settings it applies.
+CHAT_PORT ?= 8080
+CLAUDE_PORT ?= 8787
+MOTO_PORT ?= 8788
+# More options for `make local`, e.g. LOCAL_ARGS=--log-json (the functions' full JSON log lines).
+LOCAL_ARGS ?=
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# Node 20 is end-of-life: check-node says so in one line instead of jsii's banner of Python byte strings.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PYTHONDONTWRITEBYTECODE :=
 CDK := npx --no-install cdk
 
 .PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench eval mutation clean lock ci-access
+.PHONY: check-python check-node check-bundling check-credentials
+
+check-python:
+	@test -n "$(PYTHON)" || { echo "make: no Python 3.12+ found: install Python 3.13 (e.g. \`pyenv install 3.13\`)" >&2; exit 1; }
+
+check-node:
+	@v=$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null); \
+	if [ -z "$$v" ]; then echo "make: Node.js not found: install Node.js 22+ (20 tolerated) for the CDK CLI" >&2; exit 1; fi; \
+	if [ "$$v" -lt 20 ]; then echo "make: Node.js $$v is too old for the CDK CLI: install Node.js 22+" >&2; exit 1; fi; \
+	if [ "$$v" -lt 22 ]; then echo "note: Node.js $$v is end-of-life; the CDK supports 22+ (20 still works)" >&2; fi
+
+check-bundling:
+	@test -n "$(PYTHON313)" || docker version --format '{{.Server.Version}}' >/dev/null 2>&1 || { \
+	  echo "make: bundling the functions for Lambda needs Python 3.13 or a running Docker engine: \`pyenv install 3.13\` or start Docker" >&2; exit 1; }
+
+check-credentials: $(STAMP)
+	@$(PY) -m ops.preflight $(ENV)
 
 # Installed from the hashed lock (every package, transitive ones too, pinned with its hashes): what the tests run
 # against is what functions/requirements.lock ships to Lambda.
-$(STAMP): requirements-dev.lock functions/requirements.lock
+$(STAMP): requirements-dev.lock functions/requirements.lock | check-python
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	@touch $@
@@ -33,14 +61,14 @@ lock: $(STAMP)
 	$(UV_COMPILE) functions/requirements.txt --python-platform aarch64-manylinux2014 --constraint requirements-dev.lock \
 	  -o functions/requirements.lock
 
-node_modules/.installed: package.json package-lock.json
+node_modules/.installed: package.json package-lock.json | check-node
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 install: $(STAMP) node_modules/.installed
 
 local: $(STAMP)
-	$(PY) -m local.stack
+	$(PY) -m local.stack --env $(ENV) --chat-port $(CHAT_PORT) --claude-port $(CLAUDE_PORT) --moto-port $(MOTO_PORT) $(LOCAL_ARGS)
 
 demo: $(STAMP)
 	$(PY) -m local.demo
@@ -52,13 +80,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy app.py infra functions local ops tests
 
-test: install lint typecheck
+test: install check-bundling lint typecheck
 	$(PY) -m pytest
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-synth: install
+synth: install check-node check-bundling
 	$(CDK) synth -c env=$(ENV) --quiet
 
 # Once per account/region: the CDK's asset bucket and deploy roles for the environment's account and region.
@@ -68,7 +96,7 @@ bootstrap: install
 diff: install
 	$(CDK) diff -c env=$(ENV) $(DIFF_FLAGS)
 
-deploy: install
+deploy: install check-node check-credentials check-bundling
 	$(CDK) deploy -c env=$(ENV) --all $(DEPLOY_FLAGS)
 
 # Once per environment, with administrator credentials: GitHub Actions' OIDC deploy roles (docs/pipeline.md).

@@ -6,6 +6,7 @@ typo or an impossible value fails `cdk synth` with the key that is wrong instead
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
@@ -14,6 +15,9 @@ from infra.web_adapter import UnsupportedRegionError, adapter_layer_arn
 
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+#: Lambda caps all of a function's environment variables at 4 KB together (AWS Lambda quotas): a longer
+#: prompt goes in a file shipped with the functions (`chat.system_prompt_file`) instead.
+InlinePrompt = Annotated[str, Field(min_length=1, max_length=2_000)]
 LayerArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\d+$")]
 
 # The retention periods CloudWatch Logs accepts.
@@ -42,6 +46,11 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 
+
+#: Repository root: `chat.system_prompt_file` is a path from here.
+ROOT = Path(__file__).resolve().parents[1]
+#: Messages API sampling parameters an environment may set for the chat (anything else is a typo to catch).
+CHAT_PARAMS = frozenset({"temperature", "top_p", "top_k", "stop_sequences"})
 
 #: The first Lambda Web Adapter layer (arm64) that relays SnapStart runtime hooks to the web app.
 LWA_SNAPSTART_LAYER_VERSION = 30
@@ -111,9 +120,30 @@ class ChatConfig(_Strict):
     cors_allow_origins: tuple[str, ...] = ()
     message_max_chars: PositiveInt = 32_000
     session_ttl_days: PositiveInt = 30
+    #: The server-side system prompt of every chat call: inline, or a file under functions/ (shipped with the
+    #: function). docs/customize.md.
+    system_prompt: InlinePrompt | None = None
+    system_prompt_file: Annotated[str, Field(pattern=r"^functions/[\w./-]+$")] | None = None
+    #: Whether a caller may send its own `system` (it then replaces the server's); no: a 422 names the field.
+    allow_caller_system: bool = False
+    #: Sampling defaults for every chat call (temperature, top_p, top_k, stop_sequences).
+    params: dict[str, Any] = Field(default_factory=dict)
+    #: max_tokens when the caller sends none (default: claude.max_tokens_cap).
+    default_max_tokens: PositiveInt | None = None
     #: Seconds of silence after which a chat stream writes a keep-alive comment; API Gateway closes a REGIONAL
     #: streaming response after 5 minutes without a byte (docs/chat.md).
     keepalive_seconds: Annotated[int, Field(ge=1, le=240)] = 30
+
+    @model_validator(mode="after")
+    def _prompt_is_usable(self) -> ChatConfig:
+        if self.system_prompt is not None and self.system_prompt_file is not None:
+            raise ValueError("set system_prompt or system_prompt_file, not both")
+        name = self.system_prompt_file
+        if name is not None and (".." in Path(name).parts or not (ROOT / name).is_file()):
+            raise ValueError(f"system_prompt_file {name!r}: no such file under functions/")
+        if unknown := sorted(set(self.params) - CHAT_PARAMS):
+            raise ValueError(f"params may only set {sorted(CHAT_PARAMS)}, not {unknown}")
+        return self
 
     @model_validator(mode="after")
     def _snapstart_is_possible(self) -> ChatConfig:
@@ -213,6 +243,13 @@ class EnvironmentConfig(_Strict):
     def _retention_is_valid(self) -> EnvironmentConfig:
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ValueError(f"log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        return self
+
+    @model_validator(mode="after")
+    def _chat_max_tokens_within_cap(self) -> EnvironmentConfig:
+        cap = self.claude.max_tokens_cap
+        if self.chat.default_max_tokens is not None and self.chat.default_max_tokens > cap:
+            raise ValueError(f"chat.default_max_tokens must be at most claude.max_tokens_cap ({cap})")
         return self
 
     @model_validator(mode="after")

@@ -7,7 +7,6 @@ that may write only to that log group, X-Ray active tracing, and the Powertools 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration
@@ -17,8 +16,11 @@ from constructs import Construct
 
 from infra.bundling import ARCHITECTURE, RUNTIME, function_code
 from infra.config import EnvironmentConfig
+from infra.function_environment import claude_environment
 from infra.nag import acknowledge
 from infra.retention import log_group
+
+__all__ = ["claude_environment", "kit_python_function"]
 
 SERVICE_NAME = "claude-serverless-kit"
 METRICS_NAMESPACE = "ClaudeServerlessKit"
@@ -101,27 +103,3 @@ def _powertools_environment(env_name: str, config: EnvironmentConfig) -> dict[st
         # Handler return values are user conversations: keep them out of X-Ray trace metadata.
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",
     }
-
-
-def claude_environment(config: EnvironmentConfig, *, api_key_secret_name: str) -> dict[str, str]:
-    """The `KIT_*` settings (functions/claude_kit/settings.py) every function that calls Claude needs."""
-    claude = config.claude
-    environment = {
-        "KIT_API_KEY_SECRET_NAME": api_key_secret_name,
-        "KIT_SECRET_CACHE_TTL_SECONDS": str(config.secret.cache_ttl_seconds),
-        "KIT_MODEL": claude.model,
-        "KIT_ALLOWED_MODELS": json.dumps(list(claude.allowed_models)),
-        "KIT_MAX_TOKENS_CAP": str(claude.max_tokens_cap),
-        "KIT_CONTEXT_MAX_TURNS": str(claude.context_max_turns),
-        "KIT_CONTEXT_MAX_TOKENS": str(claude.context_max_tokens),
-        "KIT_RETRY_AMBIGUOUS": json.dumps(claude.retry_ambiguous),
-    }
-    if claude.first_token_deadline_seconds is not None:
-        environment["KIT_FIRST_TOKEN_DEADLINE_SECONDS"] = str(claude.first_token_deadline_seconds)
-    if claude.fallback_model:
-        environment["KIT_FALLBACK_MODEL"] = claude.fallback_model
-    if not claude.prompt_caching:
-        environment["KIT_PROMPT_CACHING"] = "false"
-    if claude.price_overrides:
-        environment["KIT_PRICE_OVERRIDES"] = json.dumps(claude.price_overrides, sort_keys=True)
-    return environment

@@ -100,7 +100,7 @@ class KitStack(Stack):
             else None
         )
         self.user_quota = (
-            UserQuota(self, "UserQuota", config=config)
+            UserQuota(self, "UserQuota", env_name=env_name, config=config)
             if alerts.user_daily_usd_allowance is not None or alerts.user_daily_token_allowance is not None
             else None
         )

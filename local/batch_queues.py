@@ -1,17 +1,24 @@
 """Batch queues in the local stack: what `infra/constructs/batch_queues.py` creates, made on moto, and the two
 pieces of AWS plumbing that run the functions: an SQS event source (receive → consumer → delete, honouring
 `batchItemFailures` like Lambda's event source mapping) and the poller's schedule.
+
+Each consumer also gets a placeholder function and an event source mapping on moto, never invoked: the spend
+guard disables and enables those mappings as it does on AWS, and the local event source receives only while
+its mapping is enabled, so closing the switch pauses local consumers with the guard's own code. The mapping
+reads an empty placeholder queue: moto would otherwise try to run the function (in Docker) on every message.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -31,6 +38,10 @@ def queue_name(env_name: str, queue: str) -> str:
     return f"claude-kit-{env_name}-{queue}"
 
 
+def consumer_function_name(env_name: str, queue: str) -> str:
+    return f"claude-kit-{env_name}-{queue}-consumer"
+
+
 @dataclass(frozen=True)
 class LocalQueue:
     name: str
@@ -39,6 +50,8 @@ class LocalQueue:
     arn: str
     batch_size: int
     max_message_bytes: int
+    #: The moto event source mapping the spend guard toggles; empty when made without one (tests, bench).
+    mapping_uuid: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,48 @@ def create_queues(sqs: Any, env_name: str, queue: QueueConfig, *, visibility_tim
     return LocalQueue(queue.name, queue.mode, url, arn, queue.batch_size, queue.max_message_bytes)
 
 
+def _placeholder_role(iam: Any, env_name: str) -> str:
+    """moto checks that a function's role exists; it is never assumed."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    role = iam.create_role(
+        RoleName=f"claude-kit-{env_name}-consumers", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    return str(role["Role"]["Arn"])
+
+
+def create_event_source_mapping(
+    lambda_client: Any, sqs: Any, role_arn: str, env_name: str, queue: LocalQueue
+) -> str:
+    """A never-invoked function and its mapping (on an always-empty queue): the switch the guard flips."""
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr(
+            "placeholder.py", "def handler(event, context):\n    raise RuntimeError('local only')\n"
+        )
+    name = consumer_function_name(env_name, queue.name)
+    lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role_arn,
+        Handler="placeholder.handler",
+        Code={"ZipFile": code.getvalue()},
+        Description="Placeholder: the local stack runs batch_jobs.consumer in-process",
+    )
+    placeholder_url = sqs.create_queue(QueueName=f"{name}-switch")["QueueUrl"]
+    placeholder_arn = sqs.get_queue_attributes(QueueUrl=placeholder_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    mapping = lambda_client.create_event_source_mapping(
+        EventSourceArn=placeholder_arn, FunctionName=name, BatchSize=queue.batch_size
+    )
+    return str(mapping["UUID"])
+
+
 def provision(
     client: Callable[[str], Any],
     env_name: str,
@@ -117,6 +172,7 @@ def provision(
     *,
     results_expire_days: int = 90,
     visibility_timeout: int = 30,
+    with_mappings: bool = True,
 ) -> dict[str, str]:
     """Create everything on the AWS `client` reaches; returns the environment the functions would get."""
     bucket = f"claude-kit-{env_name}-results"
@@ -126,6 +182,17 @@ def provision(
         create_queues(client("sqs"), env_name, queue, visibility_timeout=visibility_timeout)
         for queue in queues
     ]
+    if with_mappings:
+        role_arn = _placeholder_role(client("iam"), env_name)
+        made = [
+            replace(
+                queue,
+                mapping_uuid=create_event_source_mapping(
+                    client("lambda"), client("sqs"), role_arn, env_name, queue
+                ),
+            )
+            for queue in made
+        ]
     return {
         "KIT_JOBS_TABLE": jobs_table_name(env_name),
         "KIT_RESULTS_BUCKET": bucket,
@@ -209,15 +276,28 @@ class SqsEventSource:
         region: str = "us-east-1",
         redeliver_after_seconds: int = 0,
         timeout_seconds: float = 120.0,
+        lambda_client: Any = None,
     ) -> None:
         self._sqs = sqs
+        self._lambda = lambda_client
         self.queue = queue
         self._consumer = consumer
         self._region = region
         self._redeliver_after = redeliver_after_seconds
         self._timeout_seconds = timeout_seconds
 
+    @property
+    def enabled(self) -> bool:
+        """As Lambda does, a disabled mapping (the spend guard closed) receives nothing: work waits in SQS."""
+        if self._lambda is None or not self.queue.mapping_uuid:
+            return True
+        state = self._lambda.get_event_source_mapping(UUID=self.queue.mapping_uuid)["State"]
+        return state not in ("Disabled", "Disabling")
+
     def deliver(self, wait_seconds: int = 0) -> Delivery:
+        if not self.enabled:
+            time.sleep(wait_seconds)
+            return Delivery()
         messages = self._receive(wait_seconds)
         if not messages:
             return Delivery()
@@ -327,16 +407,18 @@ class BatchQueueServices:
     def start(self, env: Mapping[str, str]) -> str | None:
         import boto3
 
-        sqs = boto3.client(
-            "sqs",
-            endpoint_url=env["AWS_ENDPOINT_URL"],
+        session = boto3.session.Session(
             region_name=env["AWS_REGION"],
             aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
             aws_session_token=env["AWS_SESSION_TOKEN"],
         )
+        sqs = session.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"])
+        lambda_client = session.client("lambda", endpoint_url=env["AWS_ENDPOINT_URL"])
         for queue in (LocalQueue(**spec) for spec in json.loads(env[QUEUES_VARIABLE])):
-            source = SqsEventSource(sqs, queue, partial(consume, queue))
+            source = SqsEventSource(
+                sqs, queue, partial(consume, queue), region=env["AWS_REGION"], lambda_client=lambda_client
+            )
             deliver = partial(source.deliver, self._receive_wait)
             self._loops.append(_Repeating(f"sqs:{queue.name}", deliver, 0, env))
         self._loops.append(_Repeating("poller", run_poller, self._poll_interval, env))

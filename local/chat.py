@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
+from infra.function_environment import chat_environment
 from local.context import create_table
 from local.serving import BackgroundServer
 
@@ -27,14 +28,10 @@ def create_sessions_table(dynamodb: Any, name: str = SESSIONS_TABLE) -> None:
 
 
 def provision_chat(context: LocalContext) -> Mapping[str, str]:
-    """The sessions table, and the chat settings the construct would set."""
+    """The sessions table, and the chat settings the construct sets (limits, CORS, the server prompt)."""
     create_sessions_table(context.client("dynamodb"))
-    chat = context.config.chat
     return {
-        "KIT_CHAT_SESSIONS_TABLE": SESSIONS_TABLE,
-        "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
-        "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
-        "KIT_CHAT_KEEPALIVE_SECONDS": str(chat.keepalive_seconds),
+        **chat_environment(context.config, sessions_table=SESSIONS_TABLE),
         "KIT_CHAT_LOCAL_MODE": "true",
     }
 

@@ -29,6 +29,19 @@ def create_quota_table(dynamodb: Any, name: str) -> None:
     create_table(dynamodb, name, key=[("user_id", "S"), ("day", "S")])
 
 
+def spend_guard_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """The guard function's settings, as infra/constructs/spend_guard.py gives them: the switch, and the
+    consumers' event source mappings (made by local/batch_queues.py) to pause while it is closed."""
+    from local.batch_queues import QUEUES_VARIABLE
+
+    mappings = [queue["mapping_uuid"] for queue in json.loads(env.get(QUEUES_VARIABLE, "[]"))]
+    return {
+        **env,
+        "KIT_BATCH_CONSUMER_MAPPINGS": json.dumps([uuid for uuid in mappings if uuid]),
+        "KIT_FUNCTION_NAME": f"claude-kit-{env.get('KIT_ENV_NAME', 'local')}-spend-guard",
+    }
+
+
 def provision_guardrails(context: LocalContext) -> Mapping[str, str]:
     """An open spend switch and the quota table, with the settings the constructs give the chat function."""
     alerts = context.config.alerts

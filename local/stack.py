@@ -12,23 +12,37 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from functools import partial
+from pathlib import Path
 from typing import Self
 from unittest.mock import patch
 
 import httpx2
 from moto.server import ThreadedMotoServer
 
-from infra.config import EnvironmentConfig
+from infra.config import ClaudeConfig, EnvironmentConfig
+from infra.function_environment import claude_environment
 from local.batch_queues import BatchQueueServices, provision_batch_queues
 from local.chat import ChatService, provision_chat
-from local.cli import add_fake_options, fake_config_from, wait_until_interrupted
+from local.cli import (
+    StartupError,
+    add_fake_options,
+    add_port_options,
+    check_ports_free,
+    environment_settings,
+    fake_config_from,
+    wait_until_interrupted,
+)
 from local.context import PLACEHOLDER_AWS_CREDENTIALS, LocalContext, LocalService, Provisioner
 from local.fake_claude import FakeClaudeConfig, FakeClaudeServer, FaultSpecError, parse_faults
 from local.fake_claude.faults import BatchItemFault, CallFault
-from local.guardrails import provision_guardrails
+from local.guardrails import provision_guardrails, spend_guard_environment
+from local.logs import install as install_local_logs
+from ops.guard_cli import LOCAL_GUARD
+from ops.target import remove_local_state, state_file, write_local_state
 
 __all__ = [
     "PLACEHOLDER_AWS_CREDENTIALS",
@@ -55,8 +69,13 @@ def provision_api_key_secret(context: LocalContext) -> Mapping[str, str]:
     context.client("secretsmanager").create_secret(
         Name=name, SecretString=context.api_key, Description="Anthropic API key (local stack)"
     )
-    return {"KIT_API_KEY_SECRET_NAME": name}
+    # With it, the Claude settings (models, caps, context) the stack gives every function that calls Claude.
+    return claude_environment(context.config, api_key_secret_name=name)
 
+
+#: Without an environment from cdk.json (tests, the demo, the benchmarks): the functions' own defaults, which
+#: have no fallback model, so a fault shows as the error a caller would get.
+BARE_CONFIG = EnvironmentConfig(claude=ClaudeConfig(fallback_model=None))
 
 #: One provisioning step per capability, in dependency order.
 PROVISIONERS: list[Provisioner] = [
@@ -92,7 +111,7 @@ class LocalStack:
         apply_environment: bool = True,
     ) -> None:
         self.env_name = env_name
-        self.config = config or EnvironmentConfig()
+        self.config = config or BARE_CONFIG
         self._real_api_key = api_key
         self._moto_port = moto_port
         self._claude_port = claude_port
@@ -103,6 +122,8 @@ class LocalStack:
         self._apply_environment = apply_environment
         self._running = ExitStack()
         self.fake: FakeClaudeServer | None = None
+        #: The cdk.json environment whose settings `config` holds, for the banner (None: built-ins).
+        self.settings_from: str | None = None
         self.env: dict[str, str] = {}
         self.urls: dict[str, str] = {}
 
@@ -169,9 +190,10 @@ class LocalStack:
         self.stop()
 
 
-def banner(stack: LocalStack) -> str:
-    """What `make local` prints: where everything listens. Never the key."""
-    lines = [f"claude-serverless-kit local stack (environment {stack.env_name!r}) is running:"]
+def banner(stack: LocalStack, *, state_path: Path | None = None) -> str:
+    """What `make local` prints: where everything listens, and how bin/kit finds it. Never the key."""
+    settings = f"settings of cdk.json {stack.settings_from!r}" if stack.settings_from else "built-in settings"
+    lines = [f"claude-serverless-kit local stack (environment {stack.env_name!r}, {settings}) is running:"]
     lines += [f"  {name:<14} {url}" for name, url in stack.urls.items()]
     if stack.uses_real_claude:
         lines.append(
@@ -185,6 +207,10 @@ def banner(stack: LocalStack) -> str:
             f"  try it         curl -N {chat}/chat -H 'content-type: application/json'"
             " -H 'x-kit-user-id: alice' -d '{\"message\": \"Hello\"}'"
         )
+    if state_path is not None:
+        lines.append(
+            f"  bin/kit        bin/kit enqueue FILE.jsonl --local (no exports: it reads {_shown(state_path)})"
+        )
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
 
@@ -196,13 +222,15 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--moto-port", type=int, default=8788, help="0 picks a free port (default: %(default)s)"
+        "--env", help="apply this cdk.json environment's settings (`make local ENV=dev`); default: built-ins"
     )
+    add_port_options(parser)
+    parser.add_argument("--log-json", action="store_true", help="the functions' full JSON log lines")
     parser.add_argument(
-        "--claude-port", type=int, default=8787, help="0 picks a free port (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--chat-port", type=int, default=8080, help="0 picks a free port (default: %(default)s)"
+        "--state-file",
+        type=Path,
+        default=None,
+        help="where bin/kit finds this stack (default: .local/stack.json)",
     )
     add_fake_options(parser)
     args = parser.parse_args(argv)
@@ -211,7 +239,17 @@ def main(argv: list[str] | None = None) -> int:
     except FaultSpecError as exc:
         parser.error(str(exc))
     real_key = os.environ.get("ANTHROPIC_API_KEY") or None
+    try:
+        config = environment_settings(args.env)
+        check_ports_free(args, skip=("CLAUDE_PORT",) if real_key else ())
+    except StartupError as exc:
+        print(f"make local: {exc}", file=sys.stderr)
+        return 1
+    install_local_logs(json_output=args.log_json)
+    if not args.log_json:
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # the EMF blobs would bury the readable lines
     stack = LocalStack(
+        config=config,
         api_key=real_key,
         moto_port=args.moto_port,
         claude_port=args.claude_port,
@@ -219,10 +257,29 @@ def main(argv: list[str] | None = None) -> int:
         faults=faults,
         services=[partial(ChatService, port=args.chat_port), BatchQueueServices],
     )
+    state = args.state_file or state_file()
     with stack:
-        print(banner(stack), flush=True)
-        wait_until_interrupted()
+        stack.settings_from = args.env
+        write_local_state(
+            state,
+            env=stack.env,
+            urls=stack.urls,
+            settings_from=args.env,
+            functions={LOCAL_GUARD: spend_guard_environment(stack.env)},
+        )
+        try:
+            print(banner(stack, state_path=state), flush=True)
+            wait_until_interrupted()
+        finally:
+            remove_local_state(state)
     return 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 if __name__ == "__main__":

@@ -22,11 +22,12 @@ ITEMS = 500
 
 
 def run(items: int = ITEMS) -> list[Measurement]:
-    from batch_jobs import cli, clients
+    from batch_jobs import clients
     from batch_jobs.jobs import job_summary
     from claude_kit.aws import aws_client
     from local.batch_queues import QUEUES_VARIABLE, LocalQueue, SqsEventSource, consume, run_poller
     from local.stack import LocalStack
+    from ops import kit as cli
 
     with LocalStack(services=[]) as stack, tempfile.TemporaryDirectory() as scratch:
         clients.reset()

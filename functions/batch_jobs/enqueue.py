@@ -179,9 +179,12 @@ class QueueSender:
 
 
 #: Only items that reached Claude and did not succeed can be sent again; a REJECTED item has no valid request.
-#: REQUEUED too: a requeue whose send failed (or was interrupted) left its items marked but unsent; sending
-#: one twice is harmless, as the consumer's claim lets only one copy through.
-REQUEUEABLE_STATES = frozenset({ItemState.ERRORED, ItemState.EXPIRED, ItemState.CANCELED, ItemState.REQUEUED})
+#: REQUEUED too: a requeue whose send failed (or was interrupted) left its items marked but unsent; and
+#: RETRYING: an item given back whose message ended in the DLQ (or was lost) is otherwise stuck. Sending one
+#: twice is harmless, as the consumer's claim lets only one copy through.
+REQUEUEABLE_STATES = frozenset(
+    {ItemState.ERRORED, ItemState.EXPIRED, ItemState.CANCELED, ItemState.REQUEUED, ItemState.RETRYING}
+)
 
 
 @dataclass(slots=True)
@@ -197,9 +200,8 @@ def requeue(
     """Send a job's items in `states` again, each flipped to REQUEUED first so no item is sent twice."""
     unknown = set(states) - REQUEUEABLE_STATES
     if unknown:
-        raise ValueError(
-            f"cannot requeue items in {sorted(unknown)}; choose from {sorted(REQUEUEABLE_STATES)}"
-        )
+        choices = ", ".join(sorted(state.value for state in REQUEUEABLE_STATES))
+        raise ValueError(f"cannot requeue items in {', '.join(sorted(unknown))}; choose from {choices}")
     by_queue: dict[str, list[Outgoing]] = defaultdict(list)
     for record in jobs.items(job_id, states):
         if jobs.mark_requeued(job_id, record["custom_id"], from_states=states):

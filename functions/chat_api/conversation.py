@@ -27,6 +27,7 @@ from chat_api.models import (
     StartEvent,
     Usage,
 )
+from chat_api.prompts import get_prompt_policy
 from chat_api.sessions import Role, Session, SessionStore, StoredTurn, Turn, get_session_store
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult, StreamEnd, TextDelta
 from claude_kit.errors import ClaudeError
@@ -86,12 +87,15 @@ class Conversation:
         called. The context window is the Claude service's job: the whole history goes in, it sends what fits.
         """
         ctx = CallContext(route=ROUTE, user_id=user_id, request_id=request_id)
+        prompt = get_prompt_policy()  # the environment's system prompt and params (docs/customize.md)
+        system = prompt.system_for(body)  # a caller's `system` where not allowed: 422 before anything
         session = self._store.load(body.session_id, user_id) if body.session_id else None
         request = ClaudeRequest(
             model=body.model or self._settings.model,
-            max_tokens=body.max_tokens or self._settings.max_tokens_cap,
+            max_tokens=body.max_tokens or prompt.default_max_tokens or self._settings.max_tokens_cap,
             messages=[*history_messages(session.turns if session else ()), _user_message(body.message)],
-            system=body.system,
+            system=system,
+            params=dict(prompt.params),
         )
         prepared = self._claude.prepare(request, ctx)  # refused here: nothing is held or stored
         try:

@@ -31,7 +31,9 @@ class ChatRequest(_Model):
 
     session_id: SessionId | None = Field(default=None, description="Continue this session, or omit.")
     message: VisibleText = Field(description="The user's message (at most `message_max_chars`).")
-    system: VisibleText | None = Field(default=None, description="System prompt for this call.")
+    system: VisibleText | None = Field(
+        default=None, description="System prompt for this call, where the deployment allows one (else 422)."
+    )
     model: str | None = Field(default=None, description="One of the deployment's allowed models.")
     max_tokens: int | None = Field(default=None, gt=0, description="Answer length cap (within the cap).")
     stream: bool = Field(default=True, description="Server-sent events (true) or one JSON answer (false).")

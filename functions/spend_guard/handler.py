@@ -16,7 +16,7 @@ from spend_guard.settings import get_guard_settings
 
 
 class GuardCommand(BaseModel):
-    """What the schedule (`daily-reopen`) and `spend_guard.cli` send."""
+    """What the schedule (`daily-reopen`) and `bin/kit spend-guard` (ops/guard_cli.py) send."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -41,12 +41,12 @@ POLLER_TIMEOUT = Duration.minutes(15)
 
 
 def queue_name(env_name: str, queue: str) -> str:
-    """Fixed, so `python -m batch_jobs.cli enqueue --env ENV --queue NAME` finds it with GetQueueUrl."""
+    """Fixed, so `bin/kit enqueue --env ENV --queue NAME` finds it with GetQueueUrl."""
     return f"claude-kit-{env_name}-{queue}"
 
 
 def jobs_table_name(env_name: str) -> str:
-    """Fixed, so `python -m batch_jobs.cli results --env ENV` finds it."""
+    """Fixed, so `bin/kit results --env ENV` finds it."""
     return f"claude-kit-{env_name}-jobs"
 
 

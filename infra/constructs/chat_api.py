@@ -9,7 +9,6 @@ streamed response may last. See docs/chat.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy
@@ -22,6 +21,7 @@ from constructs import Construct
 
 from infra.config import EnvironmentConfig
 from infra.constructs.api_key_secret import ApiKeySecret
+from infra.function_environment import chat_environment
 from infra.lambda_function import kit_python_function
 from infra.nag import acknowledge
 from infra.retention import log_group, removal_policy
@@ -230,13 +230,8 @@ class ChatApi(Construct):
             "AWS_LWA_INVOKE_MODE": "response_stream",
             "AWS_LWA_READINESS_CHECK_PATH": READINESS_CHECK_PATH,
             "PORT": str(APP_PORT),
-            "KIT_CHAT_SESSIONS_TABLE": table_name,
-            "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
-            "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
-            "KIT_CHAT_KEEPALIVE_SECONDS": str(chat.keepalive_seconds),
+            **chat_environment(config, sessions_table=table_name),
         }
-        if chat.cors_allow_origins:
-            environment["KIT_CHAT_CORS_ALLOW_ORIGINS"] = json.dumps(list(chat.cors_allow_origins))
         if chat.snapstart:
             environment["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] = SNAPSTART_BEFORE_CHECKPOINT_PATH
             environment["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] = SNAPSTART_AFTER_RESTORE_PATH

@@ -52,7 +52,7 @@ class ClaudeDashboard(Construct):
                 markdown=(
                     f"# Claude — {env_name}\n"
                     "Alarms and their thresholds: `docs/alarms.md`. Spend guard: "
-                    f"`python -m spend_guard.cli status --env {env_name}` / `reopen --env {env_name}`."
+                    f"`bin/kit spend-guard status --env {env_name}` / `reopen --env {env_name}`."
                 ),
                 width=_FULL,
                 height=2,

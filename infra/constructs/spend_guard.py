@@ -31,7 +31,7 @@ def switch_parameter_name(env_name: str) -> str:
 
 
 def guard_function_name(env_name: str) -> str:
-    """Fixed, so `python -m spend_guard.cli ... --env NAME` finds it (functions/spend_guard/cli.py)."""
+    """Fixed, so `bin/kit spend-guard ... --env NAME` finds it (ops/guard_cli.py)."""
     return f"claude-kit-{env_name}-spend-guard"
 
 

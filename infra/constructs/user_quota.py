@@ -24,14 +24,26 @@ def quota_environment(alerts: AlertsConfig) -> dict[str, str]:
     return environment
 
 
+def quota_table_name(env_name: str) -> str:
+    """Fixed, so `bin/kit usage|quota --env ENV` finds it (local/guardrails.py names the local one alike)."""
+    return f"claude-kit-{env_name}-user-quota"
+
+
 class UserQuota(Construct):
     """`table`; `attach(fn)` makes a function enforce the allowances."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, env_name: str, config: EnvironmentConfig
+    ) -> None:
         super().__init__(scope, construct_id)
         self._alerts = config.alerts
         self.table = kit_table(
-            self, "Table", config=config, partition_key=string_key("user_id"), sort_key=string_key("day")
+            self,
+            "Table",
+            config=config,
+            partition_key=string_key("user_id"),
+            sort_key=string_key("day"),
+            table_name=quota_table_name(env_name),
         )
 
     def attach(self, function: lambda_.Function) -> None:

@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from batch_jobs import cli, clients
+from batch_jobs import clients
 from batch_jobs.jobs import job_summary
 from claude_kit.aws import aws_client
 from local.stack import LocalStack
+from ops import kit as cli
 from tests.integration.batch_jobs.support import close_claude_client
 
 pytestmark = pytest.mark.slow

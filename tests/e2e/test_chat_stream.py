@@ -10,6 +10,8 @@ from typing import Any
 from chat_api.models import Usage
 from claude_kit import calls
 from claude_kit.pricing import estimate_cost
+from claude_kit.service import get_claude_service
+from claude_kit.settings import get_settings
 from local.fake_claude import Fault
 from tests.fixtures.chat import ChatClient, Event
 
@@ -193,6 +195,9 @@ def test_a_long_session_sends_only_the_turns_that_fit_the_context_window(
 ) -> None:
     # Given a context window of three messages and a session with two exchanges already
     monkeypatch.setenv("KIT_CONTEXT_MAX_TURNS", "3")
+    # The stack's background loops (poller) may have read the settings already: read them again.
+    get_settings.cache_clear()
+    get_claude_service.cache_clear()
     session_id = chat.post(message="one", stream=False).json()["session_id"]
     second = chat.post(message="two", session_id=session_id, stream=False).json()
 

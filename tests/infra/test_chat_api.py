@@ -262,7 +262,12 @@ def snapstart(tmp_path_factory: pytest.TempPathFactory) -> Variant:
 
 @pytest.fixture(scope="module")
 def provisioned(tmp_path_factory: pytest.TempPathFactory) -> Variant:
-    return synthesize_variant(tmp_path_factory, ChatConfig(provisioned_concurrency=2))
+    return synthesize_variant(
+        tmp_path_factory,
+        ChatConfig(
+            provisioned_concurrency=2, system_prompt="You are the help desk.", params={"temperature": 0.2}
+        ),
+    )
 
 
 def test_snapstart_snapshots_a_published_version_that_the_api_invokes_through_the_live_alias(
@@ -328,3 +333,11 @@ def test_cdk_nag_finds_nothing_unacknowledged_and_every_acknowledgement_has_a_re
     under_test: Variant = request.getfixturevalue(variant)
     assert nag_findings(under_test.stack) == []
     assert all(len(ack.reason.split()) >= 8 for ack in acknowledgements(under_test.chat))
+
+
+def test_the_environments_prompt_and_params_reach_the_chat_function(provisioned: Variant) -> None:
+    _, function = chat_function(provisioned.template)
+    variables = function["Environment"]["Variables"]
+    assert variables["KIT_CHAT_SYSTEM_PROMPT"] == "You are the help desk."
+    assert variables["KIT_CHAT_PARAMS"] == '{"temperature": 0.2}'
+    assert variables["KIT_CHAT_ALLOW_CALLER_SYSTEM"] == "false"

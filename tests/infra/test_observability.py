@@ -439,6 +439,8 @@ def test_user_quota_table_keys_usage_by_user_and_day_and_expires_it(env_name: st
     templates(env_name).has_resource_properties(
         "AWS::DynamoDB::GlobalTable",
         {
+            # Named, so `bin/kit usage|quota --env ENV` finds it (local/guardrails.py names it alike).
+            "TableName": f"claude-kit-{env_name}-user-quota",
             "KeySchema": [
                 {"AttributeName": "user_id", "KeyType": "HASH"},
                 {"AttributeName": "day", "KeyType": "RANGE"},

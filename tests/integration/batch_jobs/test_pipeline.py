@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from batch_jobs import cli, clients
+from batch_jobs import clients
 from batch_jobs.collection import BatchCollector
 from claude_kit.aws import aws_client
 from local.fake_claude import Fault
+from ops import kit as cli
 from tests.integration.batch_jobs.support import work_item
 
 pytestmark = pytest.mark.slow

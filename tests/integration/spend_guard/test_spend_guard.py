@@ -55,7 +55,7 @@ def test_reopen_command_restores_calls_consumers_and_rearms_the_alarm(
     # Given an environment the daily cost alarm closed, the alarm still in ALARM
     alarm_fires(deployment)
     deployment.cloudwatch.set_alarm_state(AlarmName=BRAKE_ALARM, StateValue="ALARM", StateReason="test")
-    # When an operator reopens it with re-arming (what `spend_guard.cli reopen --rearm` sends)
+    # When an operator reopens it with re-arming (what `bin/kit spend-guard reopen --rearm` sends)
     (outcome,) = deployment.invoke(
         {"action": "reopen", "reason": "budget raised", "requested_by": "cli:ops", "rearm_alarms": True}
     )

@@ -100,3 +100,11 @@ def test_entries_sqs_failed_on_its_side_are_sent_again_and_sender_faults_are_rep
 def test_requeue_refuses_states_that_cannot_be_sent_again():
     with pytest.raises(ValueError, match="REJECTED"):
         requeue(jobs=None, sender_for=print, job_id="j", states=["REJECTED"])  # type: ignore[arg-type]
+
+
+def test_requeue_names_the_states_it_accepts_readably_including_retrying() -> None:
+    with pytest.raises(ValueError, match="choose from") as refused:
+        requeue(None, lambda _queue: None, "job-1", ["PENDING"])  # type: ignore[arg-type,return-value]
+    assert str(refused.value) == (
+        "cannot requeue items in PENDING; choose from CANCELED, ERRORED, EXPIRED, REQUEUED, RETRYING"
+    )

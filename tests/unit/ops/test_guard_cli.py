@@ -8,13 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
-from spend_guard.cli import function_name, main
+from ops import kit
+from ops.guard_cli import function_name, run
+from ops.target import Target
 
 IDENTITY = "arn:aws:sts::123456789012:assumed-role/Ops/alice"
+
+
+def main(argv, **clients) -> int:
+    args = kit._parser().parse_args(["spend-guard", *argv])
+    args.target = Target("dev", local=False, description="dev")
+    return run(args, **clients)
 
 
 def clients(expected_payload: dict[str, Any], answer: dict[str, Any], *, function_error: bool = False):
@@ -53,7 +60,7 @@ def test_reopen_invokes_the_environments_guard_with_the_operator_identity(capsys
     lambda_client, sts = clients(expected, answer)
     # When an operator reopens with re-arming
     code = main(
-        ["reopen", "--env", "dev", "--reason", "budget raised", "--rearm"],
+        ["reopen", "--env", "dev", "--reason", "budget raised", "--rearm", "--json"],
         lambda_client=lambda_client,
         sts_client=sts,
     )
@@ -90,9 +97,13 @@ def test_the_cli_and_the_stack_name_the_guard_function_the_same_way() -> None:
     assert function_name("prod") == "claude-kit-prod-spend-guard"
 
 
-def test_an_environment_is_required() -> None:
-    # Given no --env
-    # When the command is parsed
-    # Then it is refused before anything is invoked
-    with pytest.raises(SystemExit):
-        main(["reopen"])
+def test_an_environment_is_required(capsys) -> None:
+    # Given no --env and no --local
+    # When the command runs
+    code = kit.main(["spend-guard", "reopen"])
+    # Then it is refused in one line that says how to choose, before anything is invoked
+    assert code == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: say which environment: --env NAME (deployed, as in cdk.json) "
+        "or --local (the `make local` stack)"
+    )
