@@ -156,6 +156,9 @@ class SessionStore:
         header_values = {":expires": self._expiry(now), ":user": session.user_id, **(values or {})}
         try:
             self._table.meta.client.transact_write_items(
+                # The same token on botocore's retry makes a write that landed but timed out succeed again
+                # instead of failing its own condition (a false 409 on a brand-new session).
+                ClientRequestToken=str(uuid.uuid4()),
                 TransactItems=[
                     {
                         "Update": {
@@ -174,7 +177,7 @@ class SessionStore:
                             "ConditionExpression": "attribute_not_exists(seq)",
                         }
                     },
-                ]
+                ],
             )
         except ClientError as exc:
             error = _transaction_error(exc, session)

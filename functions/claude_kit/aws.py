@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 #: For calls a user waits on (sessions, quota, spend switch): fail fast rather than hold the first token
 #: behind botocore's 60 s timeouts × 5 attempts. Two attempts ride out one throttle or dropped connection.
-REQUEST_PATH: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 2.0, "max_attempts": 2}
+REQUEST_PATH: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 3.0, "max_attempts": 2}
 
 
 def _config(connect_timeout: float, read_timeout: float, max_attempts: int) -> Config:

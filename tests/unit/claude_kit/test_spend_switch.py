@@ -147,5 +147,5 @@ def test_the_request_path_brakes_fail_fast(monkeypatch: pytest.MonkeyPatch) -> N
     assert gate.switch is not None
     provider: Any = gate.switch._provider  # Powertools' SSMProvider behind the ParameterSource protocol
     for config in (gate.quota._table.meta.client.meta.config, provider.client.meta.config):
-        assert (config.connect_timeout, config.read_timeout) == (1.0, 2.0)
+        assert (config.connect_timeout, config.read_timeout) == (1.0, 3.0)
         assert config.retries["total_max_attempts"] == 2
