@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from chat_api import lifecycle
 from chat_api.models import Usage
 from claude_kit import calls
 from claude_kit.pricing import estimate_cost
-from claude_kit.service import get_claude_service
 from claude_kit.settings import get_settings
 from local.fake_claude import Fault
 from tests.fixtures.chat import ChatClient, Event
@@ -194,15 +195,12 @@ def test_a_long_session_sends_only_the_turns_that_fit_the_context_window(
     chat: ChatClient, monkeypatch: Any
 ) -> None:
     # Given a context window of three messages and a session with two exchanges already
-    monkeypatch.setenv("KIT_CONTEXT_MAX_TURNS", "3")
-    # The stack's background loops (poller) may have read the settings already: read them again.
-    get_settings.cache_clear()
-    get_claude_service.cache_clear()
-    session_id = chat.post(message="one", stream=False).json()["session_id"]
-    second = chat.post(message="two", session_id=session_id, stream=False).json()
+    with fresh_settings(chat, monkeypatch, KIT_CONTEXT_MAX_TURNS="3"):
+        session_id = chat.post(message="one", stream=False).json()["session_id"]
+        second = chat.post(message="two", session_id=session_id, stream=False).json()
 
-    # When a third message is sent
-    chat.post(message="three", session_id=session_id, stream=False)
+        # When a third message is sent
+        chat.post(message="three", session_id=session_id, stream=False)
 
     # Then Claude gets only the newest exchange and the new message
     sent = chat.fake.message_calls()[-1].body["messages"]
@@ -232,3 +230,23 @@ def test_stream_false_returns_the_answer_as_one_json_document(chat: ChatClient) 
         len(WORDS),
     )
     assert answer["cost_usd"] > 0
+
+
+@contextmanager
+def fresh_settings(chat: ChatClient, monkeypatch: Any, **environment: str) -> Iterator[None]:
+    """`environment` in force for the app: it rebuilds its settings, service and conversation on the next
+    request, as after a SnapStart restore (an earlier test may have built them), and again afterwards."""
+
+    def rebuild() -> None:
+        get_settings.cache_clear()
+        assert chat.http.post(lifecycle.AFTER_RESTORE_PATH).status_code == 204
+
+    with monkeypatch.context() as patch:
+        for name, value in environment.items():
+            patch.setenv(name, value)
+        rebuild()
+        try:
+            yield
+        finally:
+            patch.undo()
+            rebuild()
