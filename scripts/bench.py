@@ -54,13 +54,14 @@ def main(argv: list[str] | None = None) -> int:
     options = BenchOptions(repeat=args.repeat, words=args.words, streams=args.streams, items=args.items)
     areas = args.areas or _areas()
     rows: list[Measurement] = []
+    load_before = os.getloadavg()
     for area in areas:
         sys.stderr.write(f"bench: {area} …\n")
         module = importlib.import_module(f"scripts.bench_{area}")
         rows.extend(module.run(options))
     sys.stdout.write(table(rows))
     if not args.no_publish:
-        publish(rows, areas, options, args.output)
+        publish(rows, areas, options, args.output, load=(load_before, os.getloadavg()))
     return 0
 
 
@@ -75,13 +76,21 @@ def table(rows: list[Measurement]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def publish(rows: list[Measurement], areas: list[str], options: BenchOptions, root: Path) -> None:
+def publish(
+    rows: list[Measurement],
+    areas: list[str],
+    options: BenchOptions,
+    root: Path,
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+) -> None:
     """Merge this run's areas into the results file and rewrite the report from it."""
     results_path = root / RESULTS
     previous = json.loads(results_path.read_text()) if results_path.exists() else {"areas": {}}
     run = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
+        # Other work on the machine inflates every figure: the 1-minute load average before and after.
+        "load_average": [round(load[0][0], 2), round(load[1][0], 2)],
         "options": dataclasses.asdict(options),
         "command": command(areas if len(areas) == 1 else []),
     }
@@ -141,7 +150,8 @@ def report(results: dict[str, Any]) -> str:
             f"## {area}",
             "",
             f"`{section['command']}` — {section['date']}, {m['cpus']} × {m['cpu']}, {m['memory_gib']} GiB,"
-            f" Python {m['python']}, {m['system']}; options {section['options']}",
+            f" Python {m['python']}, {m['system']}; load average {section['load_average']} (before, after);"
+            f" options {section['options']}",
             "",
             "| metric | median | min–max | n | target | met | notes |",
             "|---|---|---|---|---|---|---|",

@@ -62,6 +62,8 @@ class ServerProcess:
             env=python_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            # moto's own tracebacks (its transactions race under concurrent requests) would bury the table.
+            stderr=subprocess.DEVNULL,
             text=True,
         )
         assert self.process.stdout is not None
