@@ -54,7 +54,7 @@ def run(options: BenchOptions) -> list[Measurement]:
                 for path in paths if rep % 2 == 0 else paths[::-1]:
                     path()
             cpu_per_answer = (chat.cpu_seconds() - cpu_before) / options.repeat
-            calls = _aws_calls(stack, http, chat, sessions=max(2, options.repeat // TURNS_PER_SESSION))
+            calls = _aws_calls(stack, http, chat, sessions=max(1, options.repeat // TURNS_PER_SESSION))
     return _relay_rows(options, sdk, kit, cpu_per_answer) + calls
 
 
