@@ -23,7 +23,7 @@ def run(options: BenchOptions) -> list[Measurement]:
     kit_first: list[float] = []
     sdk_first: list[float] = []
     cpu_per_stream: list[float] = []
-    errors = 0
+    errors: list[str] = []
     with BenchStack(words=options.words) as stack:
         chat = stack.start_chat()
         asyncio.run(_kit_round(chat, 2, options.words))  # warm: the key read, connections
@@ -38,22 +38,31 @@ def run(options: BenchOptions) -> list[Measurement]:
                 kit_first += firsts
                 errors += failed
     note = f"{options.streams} concurrent streams × {rounds} rounds, {options.words} deltas each"
+    kinds = sorted(set(errors))
     return [
-        Measurement("concurrency", "errors", errors, "streams", note, samples=rounds, limit=0),
+        Measurement(
+            "concurrency",
+            "errors",
+            len(errors),
+            "streams",
+            f"{note}; {kinds or 'none'}",
+            samples=rounds,
+            limit=0,
+        ),
         summary("concurrency", "chat server CPU per stream", cpu_per_stream, "ms", note, limit=20.0),
         summary("concurrency", "time to first delta, kit", kit_first, "ms", note),
         summary("concurrency", "time to first delta, direct SDK", sdk_first, "ms", note),
     ]
 
 
-async def _kit_round(chat: ChatProcess, streams: int, words: int) -> tuple[list[float], int]:
+async def _kit_round(chat: ChatProcess, streams: int, words: int) -> tuple[list[float], list[str]]:
     limits = httpx2.Limits(max_connections=streams)
     async with httpx2.AsyncClient(timeout=300, limits=limits) as http:
         results = await asyncio.gather(
             *(_kit_stream(http, chat.url, n, words) for n in range(streams)), return_exceptions=True
         )
     firsts = [r for r in results if isinstance(r, float)]
-    return firsts, len(results) - len(firsts)
+    return firsts, [f"{type(r).__name__}: {str(r)[:80]}" for r in results if isinstance(r, BaseException)]
 
 
 async def _kit_stream(http: httpx2.AsyncClient, url: str, n: int, words: int) -> float:
@@ -67,6 +76,8 @@ async def _kit_stream(http: httpx2.AsyncClient, url: str, n: int, words: int) ->
                 first = first or (time.perf_counter() - start) * 1000
             elif event.event == "done":
                 done = True
+            elif event.event == "error":
+                raise RuntimeError(f"error event {event.data[:60]}")
     if not done or deltas != words:
         raise RuntimeError(f"stream {n}: done={done}, {deltas} deltas")
     return first
