@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingErro
 
 from batch_jobs import clients
 from batch_jobs.store import ClaimOutcome, ItemOutcome, ItemState, JobStore, QueuedItem
-from claude_kit.calls import CallContext
 from claude_kit.errors import SpendGuardClosedError
+from claude_kit.reservation import SpendGate
 from tests.integration.batch_jobs.support import BatchWorld, work_item
 
 NOW = 1_700_000_000.0
@@ -111,17 +111,11 @@ class _ClosedSwitch:
     """A spend switch that is closed, and counts how often it is read."""
 
     def __init__(self) -> None:
-        self.checks = 0
+        self.reads = 0
 
-    def check(self, ctx: CallContext) -> None:
-        self.checks += 1
+    def refuse_if_closed(self) -> None:
+        self.reads += 1
         raise SpendGuardClosedError("closed by the daily cost alarm")
-
-    def settle(self, ctx: CallContext, record: Any) -> None:
-        raise AssertionError("nothing was called")
-
-    def release(self, ctx: CallContext) -> None:
-        raise AssertionError("nothing was reserved")
 
 
 def test_the_spend_switch_is_read_once_per_invocation_and_its_verdict_holds_for_every_item(
@@ -129,7 +123,7 @@ def test_the_spend_switch_is_read_once_per_invocation_and_its_verdict_holds_for_
 ):
     # Given a closed spend switch and ten items in one SQS batch
     switch = _ClosedSwitch()
-    monkeypatch.setattr(clients, "get_guards", lambda: [switch])
+    monkeypatch.setattr(clients, "get_gate", lambda: SpendGate(switch=switch))  # type: ignore[arg-type]
     world.send("default", [json.dumps(work_item(f"s-{n}", job_id="job-1")) for n in range(10)])
     event = world.receive_event("default")
 
@@ -138,7 +132,7 @@ def test_the_spend_switch_is_read_once_per_invocation_and_its_verdict_holds_for_
         world.consume(event)
 
     # Then the switch was read once, and every item was given back (RETRYING) without reaching Claude
-    assert switch.checks == 1
+    assert switch.reads == 1
     assert clients.get_job_store().item_counts("job-1") == {"RETRYING": 10}
     assert fake_claude.batch_custom_ids() == []
 
