@@ -7,7 +7,7 @@ does to file timestamps.
 
 Bundling runs in the CDK's Python 3.13 build image where a Docker engine is available, and otherwise with a
 local Python 3.13 (this is what CI and most laptops without Docker use). Both produce the same layout: all of
-functions/requirements.txt is installed (locally: once, cached), then each function takes its own part of
+functions/requirements.lock is installed (locally: once, cached), then each function takes its own part of
 it (infra/function_assets.py), so the spend guard ships without the Anthropic SDK, FastAPI or uvicorn.
 """
 
@@ -40,6 +40,9 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 PYTHON_VERSION = "3.13"
 PIP_PLATFORM = "manylinux2014_aarch64"
+#: Every runtime package, transitive ones too, pinned with its hashes (`make lock`): the bundle ships exactly
+#: the versions the tests ran against, and pip refuses any file whose hash differs.
+LOCK_FILE = "requirements.lock"
 #: Never shipped: bytecode of whatever Python ran the tests, caches, tests.
 EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", "tests")
 #: unchecked-hash: Lambda never rewrites bytecode in /var/task, and zip timestamps must not invalidate it.
@@ -55,7 +58,7 @@ def pip_install_args(requirements: str, target: str) -> list[str]:
     return [
         "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet",
         "--no-compile",  # bytecode is compiled once, afterwards, with hash-based invalidation
-        "--platform", PIP_PLATFORM, "--only-binary=:all:",
+        "--platform", PIP_PLATFORM, "--only-binary=:all:", "--require-hashes",
         "--python-version", PYTHON_VERSION, "--implementation", "cp",
         "--target", target, "--requirement", requirements,
     ]  # fmt: skip
@@ -84,7 +87,7 @@ def _bundling_options(asset: FunctionAsset) -> BundlingOptions:
         "for name in sys.argv[1].split(',')]"
     )
     steps = [
-        ["python", *pip_install_args("requirements.txt", "/tmp/site")],  # noqa: S108 - the build container's
+        ["python", *pip_install_args(LOCK_FILE, "/tmp/site")],  # noqa: S108 - the build container's
         ["python", "/kit-infra/function_assets.py", "/tmp/site", "/asset-output", *asset.requirements],  # noqa: S108
         ["python", "-c", copy_code, ",".join(asset.code), *EXCLUDE],
         ["python", *COMPILE_ARGS, "/asset-output"],
@@ -180,7 +183,7 @@ def bundle_locally(
     With `asset`, only that function's code packages and the distributions its requirements need; without,
     everything.
     """
-    dependencies = installed_dependencies(source / "requirements.txt", python=python, cache_dir=cache_dir)
+    dependencies = installed_dependencies(source / LOCK_FILE, python=python, cache_dir=cache_dir)
     if asset is None:
         # Hard links make a cached install cost almost nothing to reuse; nothing writes to these files later.
         shutil.copytree(dependencies, output, dirs_exist_ok=True, symlinks=True, copy_function=_link_or_copy)
@@ -203,7 +206,7 @@ def bundle_locally(
 
 def installed_dependencies(requirements: Path, *, python: str, cache_dir: Path) -> Path:
     """The compiled dependency tree for these requirements, installed once and reused by later synths."""
-    # Keyed by what decides the result: the pinned requirements and pip options (platform, Python version).
+    # Keyed by what decides the result: the lock (versions and hashes) and pip options (platform, Python).
     options = "\0".join(pip_install_args("{requirements}", "{target}"))
     key = hashlib.sha256(requirements.read_bytes() + options.encode()).hexdigest()[:16]
     target = cache_dir / f"dependencies-{key}"

@@ -21,6 +21,8 @@ from claude_kit.observability import logger
 from claude_kit.telemetry import record_count
 
 _ID = re.compile(ID_PATTERN)
+#: The rejection reason of a message reusing a custom_id of its job with a different request.
+DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +34,8 @@ class InboundMessage:
     receive_count: int = 1
     #: How many items the sender put in this job (`job_items` message attribute), when it said so.
     expected_items: int | None = None
+    #: What is wrong with the message's attributes (a `job_items` that is not a count): it is rejected.
+    attribute_problem: str | None = None
 
 
 class RetryLaterError(Exception):
@@ -68,6 +72,8 @@ class Intake:
         """
         valid: dict[str, tuple[QueuedItem, WorkItem]] = {}
         for message in messages:
+            if message.attribute_problem is not None:
+                continue
             try:
                 work = parse_work_item(message.body, self._limits)
             except InvalidWorkItemError:
@@ -89,15 +95,17 @@ class Intake:
         """The claimed item, or None when nothing is left (rejected, or an earlier delivery handled it)."""
         if (ahead := self._claimed_ahead.pop(message.message_id, None)) is not None:
             queued, work, outcome = ahead
-            return self._admitted(queued, work, outcome, message.expected_items)
+            return self._admitted(message, queued, work, outcome)
         try:
+            if message.attribute_problem is not None:
+                raise InvalidWorkItemError("invalid message attribute", [message.attribute_problem])
             work = parse_work_item(message.body, self._limits)
         except InvalidWorkItemError as exc:
             self.reject(message, exc)
             return None
         queued = self._queued(message, work)
         outcome = self._jobs.claim(queued, lease_seconds=self._lease_seconds)
-        return self._admitted(queued, work, outcome, message.expected_items)
+        return self._admitted(message, queued, work, outcome)
 
     def _queued(self, message: InboundMessage, work: WorkItem) -> QueuedItem:
         return QueuedItem(
@@ -105,7 +113,7 @@ class Intake:
             custom_id=work.custom_id,
             queue=self.queue,
             mode=self.mode,
-            request=work.model_copy(update={"job_id": work.job_id or message.message_id}).to_json(),
+            request=_canonical(work.model_copy(update={"job_id": work.job_id or message.message_id})),
             model=str(work.params.model),
             user_id=work.user_id,
             message_id=message.message_id,
@@ -113,18 +121,24 @@ class Intake:
         )
 
     def _admitted(
-        self, queued: QueuedItem, work: WorkItem, outcome: ClaimOutcome, expected_items: int | None
+        self, message: InboundMessage, queued: QueuedItem, work: WorkItem, outcome: ClaimOutcome
     ) -> tuple[QueuedItem, WorkItem] | None:
         if outcome is ClaimOutcome.BUSY:
             raise RetryLaterError(
                 f"{queued.job_id}/{queued.custom_id} is being processed by another delivery"
             )
+        if outcome is ClaimOutcome.DUPLICATE:
+            problem = (
+                f"custom_id {queued.custom_id!r} is already taken in job {queued.job_id!r} by another request"
+            )
+            self.reject(message, InvalidWorkItemError(DUPLICATE, [problem]))
+            return None
         if outcome is ClaimOutcome.DONE:
             logger.info(
                 "Duplicate delivery skipped", extra={"job_id": queued.job_id, "custom_id": queued.custom_id}
             )
             return None
-        self._open_job(queued, expected_items)
+        self._open_job(queued, message.expected_items)
         return queued, work
 
     def reject(self, message: InboundMessage, error: InvalidWorkItemError) -> None:
@@ -147,6 +161,7 @@ class Intake:
                 message_id=message.message_id,
                 reason=error.reason,
                 key=key,
+                error_type="duplicate" if error.reason == DUPLICATE else "invalid_work_item",
             )
             self._open_job_for(job_id, owner_user_id=None, expected_items=message.expected_items)
         record_count("BatchItemsRejected")
@@ -175,6 +190,12 @@ class Intake:
             results_uri=self._results.job_uri(job_id),
         )
         self._opened.add(job_id)
+
+
+def _canonical(work: WorkItem) -> str:
+    """The item's JSON with sorted keys: the same request always reads the same, whatever order it came in,
+    so a redelivery or a requeue is told from a different request by comparing strings."""
+    return json.dumps(work.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
 
 
 def _attribution(message: InboundMessage) -> tuple[str | None, str | None]:

@@ -50,6 +50,7 @@ class ClaimOutcome(StrEnum):
     CLAIMED = "CLAIMED"  # this consumer owns the item and must finish or release it
     DONE = "DONE"  # an earlier delivery already handled it: drop this one
     BUSY = "BUSY"  # another consumer holds a live claim: try again later
+    DUPLICATE = "DUPLICATE"  # the custom_id is taken in this job by a different request: reject this one
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,21 +117,31 @@ def _item_key(job_id: str, custom_id: str) -> dict[str, str]:
     return {"pk": f"JOB#{job_id}", "sk": f"ITEM#{custom_id}"}
 
 
+def _rejection_key(job_id: str, custom_id: str, message_id: str) -> dict[str, str]:
+    """Where a rejection goes when its custom_id is already taken: counted in the job, never overwriting."""
+    return {"pk": f"JOB#{job_id}", "sk": f"ITEM#{custom_id}#{message_id}"}
+
+
 def _batch_key(batch_id: str) -> dict[str, str]:
     return {"pk": f"BATCH#{batch_id}", "sk": "BATCH"}
 
 
-def _claim_condition(now: float) -> ConditionBase:
-    """An item may be claimed if new, given back, or held by a consumer whose lease has run out."""
+def _claim_condition(now: float, request: str) -> ConditionBase:
+    """An item may be claimed if new or refused (REJECTED), or, for the same request, if given back or held
+    by a consumer whose lease has run out."""
+    given_back = Attr("state").is_in([ItemState.RETRYING.value, ItemState.REQUEUED.value])
+    lease_lapsed = Attr("state").eq(ItemState.IN_PROGRESS.value) & Attr("lease_until").lt(Decimal(now))
     return (
         Attr("pk").not_exists()
-        | Attr("state").is_in([state.value for state in _CLAIMABLE])
-        | (Attr("state").eq(ItemState.IN_PROGRESS.value) & Attr("lease_until").lt(Decimal(now)))
+        | Attr("state").eq(ItemState.REJECTED.value)
+        | (Attr("request").eq(request) & (given_back | lease_lapsed))
     )
 
 
-def _refused(old_item: Mapping[str, Any]) -> ClaimOutcome:
+def _refused(old_item: Mapping[str, Any], request: str) -> ClaimOutcome:
     """Why a claim's condition failed, from the item as it was (DynamoDB's JSON: `{"state": {"S": …}}`)."""
+    if old_item.get("request", {}).get("S", request) != request:
+        return ClaimOutcome.DUPLICATE
     previous = old_item.get("state", {}).get("S")
     return ClaimOutcome.BUSY if previous == ItemState.IN_PROGRESS else ClaimOutcome.DONE
 
@@ -255,18 +266,20 @@ class JobStore:
         """Take the item for this delivery, so that an SQS redelivery is never submitted or billed twice.
 
         A conditional put keyed on job_id + custom_id succeeds only if no delivery took the item before, if
-        it was given back (RETRYING, REQUEUED, REJECTED), or if the consumer holding it died (lease expired).
-        The same record then carries the item's state to the end: idempotency costs no extra table or write.
+        it was refused (REJECTED: a corrected resend may take it), or if this same request was given back
+        (RETRYING, REQUEUED) or its consumer died (lease expired). The same record then carries the item's
+        state to the end: idempotency costs no extra table or write. A different request under a custom_id
+        already taken is a DUPLICATE, whatever state the first one is in.
         """
         now = self._clock()
         try:
             self._table.put_item(
                 Item=self._claim_record(item, now, lease_seconds),
-                ConditionExpression=_claim_condition(now),
+                ConditionExpression=_claim_condition(now, item.request),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._conditional_failed as exc:
-            return _refused(exc.response.get("Item", {}))
+            return _refused(exc.response.get("Item", {}), item.request)
         return ClaimOutcome.CLAIMED
 
     def claim_many(self, items: Sequence[QueuedItem], *, lease_seconds: float) -> list[ClaimOutcome]:
@@ -296,7 +309,7 @@ class JobStore:
                 try:
                     self._transact_claims([items[index] for index in remaining], now, lease_seconds)
                 except self._transaction_canceled as exc:
-                    remaining = self._sort_cancelled(remaining, exc.response, outcomes, alone)
+                    remaining = self._sort_cancelled(items, remaining, exc.response, outcomes, alone)
                     continue
                 outcomes.update(dict.fromkeys(remaining, ClaimOutcome.CLAIMED))
                 remaining = []
@@ -307,9 +320,10 @@ class JobStore:
     def _transact_claims(self, items: Sequence[QueuedItem], now: float, lease_seconds: float) -> None:
         # The Table resource's client serializes plain values (as the resource does), but places the names
         # and values of condition objects at the top level, where TransactWriteItems has none: build them.
-        condition = ConditionExpressionBuilder().build_expression(_claim_condition(now))
-        self._table.meta.client.transact_write_items(
-            TransactItems=[
+        puts = []
+        for item in items:
+            condition = ConditionExpressionBuilder().build_expression(_claim_condition(now, item.request))
+            puts.append(
                 {
                     "Put": {
                         "TableName": self._table.name,
@@ -320,13 +334,16 @@ class JobStore:
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 }
-                for item in items
-            ]
-        )
+            )
+        self._table.meta.client.transact_write_items(TransactItems=puts)
 
     @staticmethod
     def _sort_cancelled(
-        remaining: list[int], response: Mapping[str, Any], outcomes: dict[int, ClaimOutcome], alone: list[int]
+        items: Sequence[QueuedItem],
+        remaining: list[int],
+        response: Mapping[str, Any],
+        outcomes: dict[int, ClaimOutcome],
+        alone: list[int],
     ) -> list[int]:
         """Record the refusals of a cancelled transaction; return the items to try together again."""
         reasons = response.get("CancellationReasons") or []
@@ -337,7 +354,7 @@ class JobStore:
         for index, reason in zip(remaining, reasons, strict=True):
             code = reason.get("Code")
             if code == "ConditionalCheckFailed":
-                outcomes[index] = _refused(reason.get("Item", {}))
+                outcomes[index] = _refused(reason.get("Item", {}), items[index].request)
             elif code in (None, "None"):
                 again.append(index)
             else:  # TransactionConflict, throttling …: this item alone, after the others
@@ -364,30 +381,42 @@ class JobStore:
         )
 
     def reject(
-        self, job_id: str, custom_id: str, *, queue: str, message_id: str, reason: str, key: str
+        self,
+        job_id: str,
+        custom_id: str,
+        *,
+        queue: str,
+        message_id: str,
+        reason: str,
+        key: str,
+        error_type: str = "invalid_work_item",
     ) -> None:
-        """Count an invalid item in its job, unless a valid delivery of the same custom_id already owns it."""
+        """Count a refused message in its job, once per message: under its custom_id while that is free (or
+        held by this message's own earlier rejection), otherwise beside it, so no rejection overwrites
+        another record or goes uncounted."""
         now = self._clock()
+        record = {
+            **_item_key(job_id, custom_id),
+            "job_id": job_id,
+            "custom_id": custom_id,
+            "queue_name": queue,
+            "state": ItemState.REJECTED.value,
+            "message_id": message_id,
+            "error_type": error_type,
+            "error_message": reason,
+            "result_key": key,
+            "created_at": _iso(now),
+            "updated_at": _iso(now),
+            "expires_at": int(now) + self._ttl_seconds,
+        }
         try:
             self._table.put_item(
-                Item={
-                    **_item_key(job_id, custom_id),
-                    "job_id": job_id,
-                    "custom_id": custom_id,
-                    "queue_name": queue,
-                    "state": ItemState.REJECTED.value,
-                    "message_id": message_id,
-                    "error_type": "invalid_work_item",
-                    "error_message": reason,
-                    "result_key": key,
-                    "created_at": _iso(now),
-                    "updated_at": _iso(now),
-                    "expires_at": int(now) + self._ttl_seconds,
-                },
-                ConditionExpression=Attr("pk").not_exists() | Attr("state").eq(ItemState.REJECTED.value),
+                Item=record,
+                ConditionExpression=Attr("pk").not_exists()
+                | (Attr("state").eq(ItemState.REJECTED.value) & Attr("message_id").eq(message_id)),
             )
         except self._conditional_failed:
-            return
+            self._table.put_item(Item={**record, **_rejection_key(job_id, custom_id, message_id)})
 
     def finish(self, job_id: str, custom_id: str, outcome: ItemOutcome) -> bool:
         """Move a consumer's IN_PROGRESS item to its final state; False if it was no longer in progress."""

@@ -12,6 +12,7 @@ own the reservation. `stream` and `create` do both.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
@@ -150,11 +151,33 @@ class ClaudeService:
 
     async def stream(self, request: ClaudeRequest, ctx: CallContext) -> AsyncGenerator[TextDelta | StreamEnd]:
         """`prepare` then `stream_prepared`; a refusal is raised on the first iteration."""
-        # Not abandoned on cancellation: a hold taken in the thread is always seen (and then released).
-        prepared = await run_sync(self.prepare, request, ctx)
-        async with aclosing(self.stream_prepared(prepared)) as events:
-            async for event in events:
-                yield event
+        prepared = await self._prepare_in_thread(request, ctx)
+        try:
+            async with aclosing(self.stream_prepared(prepared)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            if not prepared.reservation.finished:
+                with anyio.CancelScope(shield=True):
+                    await run_sync(prepared.reservation.release)
+
+    async def _prepare_in_thread(self, request: ClaudeRequest, ctx: CallContext) -> PreparedCall:
+        """`prepare` off the event loop. A caller cancelled meanwhile leaves nothing held: whichever of the
+        thread and the caller comes second gives the hold back."""
+        handoff = _Handoff()
+
+        def take() -> PreparedCall:
+            prepared = self.prepare(request, ctx)
+            if not handoff.deliver(prepared):
+                prepared.reservation.release()
+            return prepared
+
+        try:
+            return await run_sync(take, abandon_on_cancel=True)
+        except BaseException:
+            if (orphan := handoff.abandon()) is not None:
+                orphan.reservation.release()
+            raise
 
     async def stream_prepared(self, prepared: PreparedCall) -> AsyncGenerator[TextDelta | StreamEnd]:
         """Text as it comes, then one `StreamEnd`.
@@ -374,6 +397,27 @@ class ClaudeService:
             api_request_id=opened.stream.response.headers.get("request-id"),
             streamed=True,
         )
+
+
+class _Handoff:
+    """A prepared call passed from a worker thread to a caller that may have stopped waiting for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._prepared: PreparedCall | None = None
+
+    def deliver(self, prepared: PreparedCall) -> bool:
+        """False when the caller is gone: the thread then gives the hold back itself."""
+        with self._lock:
+            self._prepared = prepared
+            return not self._abandoned
+
+    def abandon(self) -> PreparedCall | None:
+        """The call the thread delivered before the caller left, if any (the caller then gives it back)."""
+        with self._lock:
+            self._abandoned = True
+            return self._prepared
 
 
 @dataclass(slots=True)
