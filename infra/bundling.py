@@ -1,4 +1,4 @@
-"""The one code asset every function ships: `functions/` plus its pinned dependencies, ready for Lambda.
+"""The functions' code assets: each function's code and the part of the pinned dependencies it imports.
 
 Lambda runs the kit on Python 3.13 / arm64 from a read-only /var/task, so the bundle holds manylinux aarch64
 wheels and bytecode compiled ahead of time: without .pyc files every cold start compiles the whole dependency
@@ -6,7 +6,9 @@ tree, which costs seconds. The .pyc files use unchecked-hash invalidation, so th
 does to file timestamps.
 
 Bundling runs in the CDK's Python 3.13 build image where a Docker engine is available, and otherwise with a
-local Python 3.13 (this is what CI and most laptops without Docker use). Both produce the same layout.
+local Python 3.13 (this is what CI and most laptops without Docker use). Both produce the same layout: all of
+functions/requirements.lock is installed (locally: once, cached), then each function takes its own part of
+it (infra/function_assets.py), so the spend guard ships without the Anthropic SDK, FastAPI or uvicorn.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from functools import cache
 from pathlib import Path
 
 import jsii
-from aws_cdk import BundlingOptions, DockerImage, IgnoreMode, ILocalBundling
+from aws_cdk import BundlingOptions, DockerImage, DockerVolume, IgnoreMode, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
+
+from infra.function_assets import FunctionAsset, copy_distributions
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS_DIR = REPO_ROOT / "functions"
@@ -60,29 +64,40 @@ def pip_install_args(requirements: str, target: str) -> list[str]:
     ]  # fmt: skip
 
 
-def function_code() -> lambda_.Code:
-    """A code asset for one function; the CDK stages (and bundles) identical assets once per synth."""
+def function_code(asset: FunctionAsset) -> lambda_.Code:
+    """A function's code asset; functions sharing an asset share one upload (the CDK stages it once)."""
+    others = [f"{name}/" for name in sorted(_code_packages(FUNCTIONS_DIR)) if name not in asset.code]
     return lambda_.Code.from_asset(
-        str(FUNCTIONS_DIR), exclude=list(EXCLUDE), ignore_mode=IgnoreMode.GLOB, bundling=_bundling_options()
+        str(FUNCTIONS_DIR),
+        exclude=[*EXCLUDE, *others],
+        ignore_mode=IgnoreMode.GLOB,
+        bundling=_bundling_options(asset),
     )
+
+
+def _code_packages(source: Path) -> set[str]:
+    return {entry.name for entry in source.iterdir() if entry.is_dir() and not _excluded(entry.name)}
 
 
 @cache
-def _bundling_options() -> BundlingOptions:
+def _bundling_options(asset: FunctionAsset) -> BundlingOptions:
     copy_code = (
-        "import shutil, sys; shutil.copytree('/asset-input', '/asset-output', dirs_exist_ok=True, "
-        "ignore=shutil.ignore_patterns(*sys.argv[1:]))"
+        "import shutil, sys; [shutil.copytree('/asset-input/' + name, '/asset-output/' + name, "
+        "dirs_exist_ok=True, ignore=shutil.ignore_patterns(*sys.argv[2:])) "
+        "for name in sys.argv[1].split(',')]"
     )
     steps = [
-        ["python", *pip_install_args(LOCK_FILE, "/asset-output")],
-        ["python", "-c", copy_code, *EXCLUDE],
+        ["python", *pip_install_args(LOCK_FILE, "/tmp/site")],  # noqa: S108 - the build container's
+        ["python", "/kit-infra/function_assets.py", "/tmp/site", "/asset-output", *asset.requirements],  # noqa: S108
+        ["python", "-c", copy_code, ",".join(asset.code), *EXCLUDE],
         ["python", *COMPILE_ARGS, "/asset-output"],
     ]
     return BundlingOptions(
         image=RUNTIME.bundling_image,
         command=["bash", "-c", " && ".join(shlex.join(step) for step in steps)],
         environment={"PIP_CACHE_DIR": "/tmp/pip-cache"},  # noqa: S108 - inside the throwaway build container
-        local=LocalBundling(),
+        volumes=[DockerVolume(host_path=str(REPO_ROOT / "infra"), container_path="/kit-infra")],
+        local=LocalBundling(asset=asset),
     )
 
 
@@ -90,7 +105,10 @@ def _bundling_options() -> BundlingOptions:
 class LocalBundling:
     """Builds the asset without Docker when no Docker engine answers (CDK asks this before running Docker)."""
 
-    def __init__(self, *, source: Path = FUNCTIONS_DIR, cache_dir: Path = BUILD_DIR) -> None:
+    def __init__(
+        self, *, asset: FunctionAsset | None = None, source: Path = FUNCTIONS_DIR, cache_dir: Path = BUILD_DIR
+    ) -> None:
+        self._asset = asset
         self._source = source
         self._cache_dir = cache_dir
 
@@ -99,7 +117,11 @@ class LocalBundling:
         if docker_engine_available():
             return False
         bundle_locally(
-            source=self._source, output=Path(output_dir), python=find_python(), cache_dir=self._cache_dir
+            source=self._source,
+            output=Path(output_dir),
+            python=find_python(),
+            cache_dir=self._cache_dir,
+            asset=self._asset,
         )
         return True
 
@@ -153,12 +175,25 @@ def _python_version(python: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def bundle_locally(*, source: Path, output: Path, python: str, cache_dir: Path) -> None:
-    """Dependencies (from the cache when unchanged), then the code on top, then the code's bytecode."""
+def bundle_locally(
+    *, source: Path, output: Path, python: str, cache_dir: Path, asset: FunctionAsset | None = None
+) -> None:
+    """Dependencies (from the cache when unchanged), then the code on top, then the code's bytecode.
+
+    With `asset`, only that function's code packages and the distributions its requirements need; without,
+    everything.
+    """
     dependencies = installed_dependencies(source / LOCK_FILE, python=python, cache_dir=cache_dir)
-    # Hard links make a cached install cost almost nothing to reuse; nothing writes to these files afterwards.
-    shutil.copytree(dependencies, output, dirs_exist_ok=True, symlinks=True, copy_function=_link_or_copy)
-    code = [entry for entry in source.iterdir() if not _excluded(entry.name)]
+    if asset is None:
+        # Hard links make a cached install cost almost nothing to reuse; nothing writes to these files later.
+        shutil.copytree(dependencies, output, dirs_exist_ok=True, symlinks=True, copy_function=_link_or_copy)
+    else:
+        copy_distributions(dependencies, output, asset.requirements)
+    code = [
+        entry
+        for entry in source.iterdir()
+        if not _excluded(entry.name) and (asset is None or entry.is_file() or entry.name in asset.code)
+    ]
     for entry in code:
         if entry.is_dir():
             shutil.copytree(

@@ -1,8 +1,9 @@
 """THE one way the kit builds a Python Lambda function, so every function runs, logs and traces the same way.
 
-Each function gets the shared code asset (infra/bundling.py), Python 3.13 on arm64 (cheaper per GB-second and
-what the bundle is built for), its own log group with the environment's retention and removal policy, a role
-that may write only to that log group, X-Ray active tracing, and the Powertools settings.
+Each function gets its code asset (infra/bundling.py: its code and the dependencies it imports, no more),
+Python 3.13 on arm64 (cheaper per GB-second and what the bundle is built for), its own log group with the
+environment's retention and removal policy, a role that may write only to that log group, X-Ray active
+tracing, and the Powertools settings.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from constructs import Construct
 
 from infra.bundling import ARCHITECTURE, RUNTIME, function_code
 from infra.config import EnvironmentConfig
+from infra.function_assets import asset_for_handler
 from infra.function_environment import claude_environment
 from infra.nag import acknowledge
 from infra.retention import log_group
@@ -60,7 +62,7 @@ def kit_python_function(
         construct_id,
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
-        code=function_code(),
+        code=function_code(asset_for_handler(handler)),
         handler=handler,
         description=description,
         memory_size=memory_mb,

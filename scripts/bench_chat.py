@@ -1,166 +1,181 @@
-"""The chat API's own costs, measured on the local stack (moto server + fake Claude, one machine):
+"""The chat path against the official SDK reading the same stream directly, and its AWS calls per request.
 
-- cold start: importing `chat_api.app` in a fresh interpreter, with compiled bytecode (what the Lambda bundle
-  ships) and without it (every module compiled from source, as a bundle without .pyc files pays on each cold
-  start), and the whole init the adapter waits for (the app plus the Anthropic SDK the lifespan preloads);
-- relay: time per text delta from the fake read directly (raw SSE, then the SDK's event stream) and through
-  the chat app (SDK → ClaudeService → SSE → HTTP), and the difference: the app's overhead per token;
-- time to first byte and to the first delta of POST /chat, with a fake that answers at once: the app's own
-  latency (DynamoDB on moto dominates it; on AWS those calls are single-digit milliseconds).
+Four processes: moto, the fake Claude (a `words`-delta answer as fast as it can send it), the chat app as
+`run.sh` starts it (production logging on), and this one, the client. Each repetition streams one answer
+through the SDK and one through the chat app, in alternating order, so drift on a shared machine hits both.
+
+- total time: request sent → last event (`message_stop` for the SDK, `done` for the chat app);
+- time to first delta: request sent → first text delta;
+- CPU per answer: the chat app's process (all threads); for the SDK, this client's thread reading the stream;
+- AWS calls: counted by moto as it answers them, per request, and those made before the first delta.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from collections import deque
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx2
 
-import local  # noqa: F401  (puts functions/, the Lambda bundle root, on sys.path for the imports in run)
-from scripts.measure import Measurement, median_seconds
+from scripts.harness import API_KEY, BenchStack, ChatProcess
+from scripts.measure import BenchOptions, Measurement, summary
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-WORDS = 1_000
-REQUESTS = 20
 MODEL = "claude-sonnet-5-5"
+TURNS_PER_SESSION = 4
+#: message_start, content_block_start, ping, the first delta, then a pause.
+STALL = "stall,seconds=0.25,after_events=4"
 
 
-def run() -> list[Measurement]:
-    return [*_cold_start(), *_relay_and_first_byte()]
+@dataclass(frozen=True)
+class Stream:
+    total: float
+    first_delta: float
+    cpu: float
+    deltas: int
 
 
-def _cold_start() -> list[Measurement]:
-    baseline = _fresh_interpreter("pass", bytecode=True)
-    with_pyc = _fresh_interpreter("import chat_api.app", bytecode=True) - baseline
-    without_pyc = _fresh_interpreter("import chat_api.app", bytecode=False) - baseline
-    init = _fresh_interpreter("import chat_api.app, anthropic", bytecode=True) - baseline
-    return [
-        Measurement("chat", "import chat_api.app, with .pyc", with_pyc * 1000, "ms", "fresh interpreter"),
-        Measurement("chat", "import chat_api.app, no .pyc", without_pyc * 1000, "ms", "compiled from source"),
-        Measurement("chat", "init: app + Anthropic SDK, with .pyc", init * 1000, "ms", "before readiness"),
-    ]
-
-
-def _fresh_interpreter(code: str, *, bytecode: bool, repeat: int = 5) -> float:
-    """Median seconds for a new interpreter to run `code`; bytecode from a warm private cache, or none."""
-    with tempfile.TemporaryDirectory() as cache:
-        environment = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "functions"), str(REPO_ROOT)]),
-            "PYTHONPYCACHEPREFIX": cache,
-        }
-        if bytecode:
-            environment.pop("PYTHONDONTWRITEBYTECODE", None)
-            _run_python(code, environment)  # fills the cache
-        else:
-            environment["PYTHONDONTWRITEBYTECODE"] = "1"  # the empty cache stays empty: compile every time
-        return median_seconds(lambda: _run_python(code, environment), repeat=repeat)
-
-
-def _run_python(code: str, environment: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-c", code], env=environment, check=True)  # noqa: S603
-
-
-def _relay_and_first_byte() -> list[Measurement]:
-    from local.chat import ChatService
-    from local.fake_claude import FakeClaudeConfig
-    from local.stack import LocalStack
-
-    text = " ".join(f"word{n}" for n in range(WORDS))
-    with LocalStack(fake_config=FakeClaudeConfig(text=text), services=[ChatService]) as stack:
-        assert stack.fake is not None
-        chat_url, fake_url = stack.urls[ChatService.name], stack.fake.base_url
-        key = stack.fake.config.api_key
+def run(options: BenchOptions) -> list[Measurement]:
+    with BenchStack(words=options.words) as stack:
+        chat = stack.start_chat()
         with httpx2.Client(timeout=120) as http:
-            _chat_deltas(http, chat_url)  # warm up: clients, connections, the SDK import
-            raw = _median(lambda: _raw_deltas(http, fake_url, key))
-            sdk = _median(lambda: _sdk_deltas(fake_url, key))
-            relayed = _median(lambda: _chat_deltas(http, chat_url))
-            stack.fake.configure(text="Hello.")
-            first_byte, first_delta = _first_byte_and_delta(http, chat_url)
+            _kit_stream(http, chat)  # warm: the key read, connections, first-call imports
+            _sdk_stream(stack.fake_url)
+            sdk: list[Stream] = []
+            kit: list[Stream] = []
+            cpu_before = chat.cpu_seconds()
+            for rep in range(options.repeat):
+                paths: list[Callable[[], None]] = [
+                    lambda: sdk.append(_sdk_stream(stack.fake_url)),
+                    lambda: kit.append(_kit_stream(http, chat)),
+                ]
+                for path in paths if rep % 2 == 0 else paths[::-1]:
+                    path()
+            cpu_per_answer = (chat.cpu_seconds() - cpu_before) / options.repeat
+            calls = _aws_calls(stack, http, chat, sessions=max(1, options.repeat // TURNS_PER_SESSION))
+    return _relay_rows(options, sdk, kit, cpu_per_answer) + calls
 
-    def per_delta(seconds: float) -> float:
-        return seconds / WORDS * 1e6
 
-    # Fake, app and client share one process (and its GIL) here: the relay figures are an upper bound.
-    note, requests = f"{WORDS} deltas, median of 5 streams", f"median of {REQUESTS}"
+def _relay_rows(
+    options: BenchOptions, sdk: list[Stream], kit: list[Stream], cpu_per_answer: float
+) -> list[Measurement]:
+    if any(s.deltas != options.words for s in sdk + kit):
+        raise RuntimeError(f"a stream did not carry {options.words} deltas")
+    ratios = [k.total / s.total for s, k in zip(sdk, kit, strict=True)]
+    added = [(k.first_delta - s.first_delta) * 1000 for s, k in zip(sdk, kit, strict=True)]
+    note = f"{options.words} deltas; {options.repeat} pairs, interleaved"
+    sdk_total, sdk_cpu = statistics.median(s.total for s in sdk), statistics.median(s.cpu for s in sdk)
     return [
-        Measurement("chat", "per delta, fake → raw SSE", per_delta(raw), "µs", note),
-        Measurement("chat", "per delta, fake → SDK create(stream=True)", per_delta(sdk), "µs", note),
-        Measurement("chat", "per delta, fake → chat app → client", per_delta(relayed), "µs", note),
-        Measurement("chat", "relay overhead per delta (app − raw)", per_delta(relayed - raw), "µs", note),
-        Measurement("chat", "time to first byte (start event)", first_byte * 1000, "ms", requests),
-        Measurement("chat", "time to first delta", first_delta * 1000, "ms", requests),
+        summary("chat", "total time, kit / direct SDK", ratios, "×", note, limit=1.3),
+        summary("chat", "total time, direct SDK", [s.total * 1000 for s in sdk], "ms", note),
+        summary("chat", "total time, kit", [k.total * 1000 for k in kit], "ms", note),
+        summary("chat", "added time to first delta (kit − SDK)", added, "ms", note, limit=5.0),
+        summary("chat", "time to first delta, direct SDK", [s.first_delta * 1000 for s in sdk], "ms", note),
+        summary(
+            "chat",
+            "chat server CPU per answer",
+            [k.cpu * 1000 for k in kit],
+            "ms",
+            f"{note}; threads' schedstat per answer; /proc stat over all: {cpu_per_answer * 1000:.1f} ms"
+            f" (SDK client thread: {sdk_cpu * 1000:.1f} ms, {sdk_total * 1000:.0f} ms wall)",
+            limit=20.0,
+        ),
     ]
 
 
-def _median(stream: Callable[[], float], repeat: int = 5) -> float:
-    return statistics.median(stream() for _ in range(repeat))
-
-
-PROMPT = [{"role": "user", "content": "Go"}]
-
-
-def _raw_deltas(http: httpx2.Client, fake_url: str, key: str) -> float:
-    """Seconds from the first text delta to the last, reading the fake's SSE with no SDK at all."""
-    headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
-    body = {"model": MODEL, "max_tokens": 4096, "stream": True, "messages": PROMPT}
-    with http.sse(f"{fake_url}/v1/messages", method="POST", json=body, headers=headers) as events:
-        return _span(event.event == "content_block_delta" for event in events)
-
-
-def _sdk_deltas(fake_url: str, key: str) -> float:
-    """The same, through the SDK's raw event stream (what ClaudeService reads)."""
+def _sdk_stream(fake_url: str) -> Stream:
+    """The official SDK's raw event stream, as an application without the kit would read it."""
     from anthropic import Anthropic
 
-    with Anthropic(api_key=key, base_url=fake_url, max_retries=0) as client:
+    with Anthropic(api_key=API_KEY, base_url=fake_url, max_retries=0) as client:
+        cpu, start = time.thread_time(), time.perf_counter()
+        first, deltas = 0.0, 0
         stream = client.messages.create(
             model=MODEL, max_tokens=4096, messages=[{"role": "user", "content": "Go"}], stream=True
         )
         with stream:
-            return _span(event.type == "content_block_delta" for event in stream)
+            for event in stream:
+                if event.type == "content_block_delta":
+                    deltas += 1
+                    first = first or time.perf_counter() - start
+        return Stream(time.perf_counter() - start, first, time.thread_time() - cpu, deltas)
 
 
-def _chat_deltas(http: httpx2.Client, chat_url: str) -> float:
-    """The same, through the chat app: POST /chat, SSE `delta` events."""
+def _kit_stream(http: httpx2.Client, chat: ChatProcess, body: dict[str, object] | None = None) -> Stream:
+    cpu, start = chat.thread_cpu_seconds(), time.perf_counter()
+    first, deltas, done = 0.0, 0, False
+    payload = body or {"message": "Go"}
     with http.sse(
-        f"{chat_url}/chat", method="POST", json={"message": "Go"}, headers={"x-kit-user-id": "bench"}
+        f"{chat.url}/chat", method="POST", json=payload, headers={"x-kit-user-id": "bench"}
     ) as events:
-        return _span(event.event == "delta" for event in events)
+        for event in events:
+            if event.event == "delta":
+                deltas += 1
+                first = first or time.perf_counter() - start
+            elif event.event == "done":
+                done = True
+            elif event.event == "error":
+                raise RuntimeError(f"the chat app answered an error event: {event.data}")
+    if not done:
+        raise RuntimeError("the chat stream ended without `done`")
+    return Stream(time.perf_counter() - start, first, chat.thread_cpu_seconds() - cpu, deltas)
 
 
-def _span(is_delta: Iterable[bool]) -> float:
-    """Seconds between the first and the last True of an iterator of flags, timed as they arrive."""
-    first = last = None
-    for delta in is_delta:
-        if delta:
-            last = time.perf_counter()
-            first = first or last
-    if first is None or last is None:
-        raise RuntimeError("the stream had no text deltas")
-    return last - first
+def _aws_calls(
+    stack: BenchStack, http: httpx2.Client, chat: ChatProcess, *, sessions: int
+) -> list[Measurement]:
+    """Sessions of TURNS_PER_SESSION turns: AWS calls per request, and before the first delta."""
+    per_request: list[float] = []
+    before_first: dict[bool, list[float]] = {True: [], False: []}
+    for n in range(sessions):
+        session_id: str | None = None
+        user = {"x-kit-user-id": f"bench-calls-{n}"}
+        for _ in range(TURNS_PER_SESSION):
+            body = {"message": "Go", **({"session_id": session_id} if session_id else {})}
+            # The answer pauses after its first delta, so the count read then holds only the calls before it.
+            http.post(f"{stack.fake_url}/_fake/faults", json=[STALL]).raise_for_status()
+            start = stack.settled_aws_calls().total()
+            at_first_delta = None
+            with http.sse(f"{chat.url}/chat", method="POST", json=body, headers=user) as events:
+                for event in events:
+                    if event.event == "start":
+                        session_id = session_id or _session_id(event.data)
+                    elif event.event == "delta" and at_first_delta is None:
+                        at_first_delta = stack.aws_calls().total()
+            if at_first_delta is None:
+                raise RuntimeError("the chat stream had no delta")
+            before_first["session_id" not in body].append(at_first_delta - start)
+            per_request.append(stack.settled_aws_calls().total() - start)
+    note = f"{sessions} sessions × {TURNS_PER_SESSION} turns, counted by moto"
+    return [
+        summary(
+            "chat",
+            "AWS calls per chat request (steady state)",
+            per_request,
+            "calls",
+            f"{note}; mean {statistics.mean(per_request):.2f}",
+            limit=3,
+        ),
+        summary(
+            "chat",
+            "AWS calls before the first delta, new session",
+            before_first[True],
+            "calls",
+            note,
+            limit=1,
+        ),
+        summary(
+            "chat",
+            "AWS calls before the first delta, existing session",
+            before_first[False],
+            "calls",
+            note,
+            limit=2,
+        ),
+    ]
 
 
-def _first_byte_and_delta(http: httpx2.Client, chat_url: str) -> tuple[float, float]:
-    first_bytes, first_deltas = [], []
-    for _ in range(REQUESTS):
-        start = time.perf_counter()
-        with http.sse(
-            f"{chat_url}/chat", method="POST", json={"message": "Hi"}, headers={"x-kit-user-id": "bench"}
-        ) as source:
-            events = iter(source)
-            for event in events:
-                if event.event == "start":
-                    first_bytes.append(time.perf_counter() - start)
-                elif event.event == "delta":
-                    first_deltas.append(time.perf_counter() - start)
-                    break
-            deque(events, maxlen=0)  # read to the end: the answer completes, as in normal use
-    return statistics.median(first_bytes), statistics.median(first_deltas)
+def _session_id(data: str) -> str:
+    return str(json.loads(data)["session_id"])

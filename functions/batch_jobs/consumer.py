@@ -2,7 +2,9 @@
 
 Powertools' BatchProcessor reports each failed record as a batch item failure (`ReportBatchItemFailures` is on
 the event source), so only those are redelivered. Batch mode stages every record first, then submits the
-staged items as Message Batches and adds the records of a failed submission to the same response.
+staged items as Message Batches and adds the records of a failed submission to the same response. Before
+staging, batch mode claims the invocation's items together and reads the spend switch once (see
+`JobStore.claim_many` for why a batched claim keeps redeliveries harmless).
 """
 
 from __future__ import annotations
@@ -53,6 +55,17 @@ def job_items(value: str | None) -> tuple[int | None, str | None]:
     return count, None
 
 
+def _readable(event: dict[str, Any]) -> list[InboundMessage]:
+    """The records `inbound` can read; any other fails alone when the processor reaches it."""
+    messages = []
+    for record in event.get("Records", []):
+        try:
+            messages.append(inbound(SQSRecord(record)))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return messages
+
+
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
@@ -91,6 +104,7 @@ def consume(
 
     batches = clients.message_batches(remaining_seconds=lambda: remaining_ms() / 1000)
     submission = BatchSubmission(intake, batches, jobs, clients.get_gate())
+    submission.prepare(_readable(event))
     response = process_partial_response(
         event, lambda record: submission.stage(inbound(record)), processor, context
     )

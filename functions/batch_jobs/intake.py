@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,9 +62,40 @@ class Intake:
         self._results = results
         self._lease_seconds = lease_seconds
         self._opened: set[str] = set()
+        self._claimed_ahead: dict[str, tuple[QueuedItem, WorkItem, ClaimOutcome]] = {}
+
+    def claim_ahead(self, messages: Sequence[InboundMessage]) -> None:
+        """Claim the valid items among `messages` in as few calls as the table allows (`JobStore.claim_many`).
+
+        `admit` then uses these outcomes; invalid messages, and any claim this could not make (the call
+        failed), are left to `admit` to reject or claim alone, so nothing is decided twice or skipped.
+        """
+        valid: dict[str, tuple[QueuedItem, WorkItem]] = {}
+        for message in messages:
+            if message.attribute_problem is not None:
+                continue
+            try:
+                work = parse_work_item(message.body, self._limits)
+            except InvalidWorkItemError:
+                continue
+            valid.setdefault(message.message_id, (self._queued(message, work), work))
+        if not valid:
+            return
+        try:
+            outcomes = self._jobs.claim_many(
+                [queued for queued, _ in valid.values()], lease_seconds=self._lease_seconds
+            )
+        except Exception:  # `admit` claims each item alone, and reports its own failure
+            logger.warning("Claiming items together failed: claiming them one by one", exc_info=True)
+            return
+        for (message_id, (queued, work)), outcome in zip(valid.items(), outcomes, strict=True):
+            self._claimed_ahead[message_id] = (queued, work, outcome)
 
     def admit(self, message: InboundMessage) -> tuple[QueuedItem, WorkItem] | None:
         """The claimed item, or None when nothing is left (rejected, or an earlier delivery handled it)."""
+        if (ahead := self._claimed_ahead.pop(message.message_id, None)) is not None:
+            queued, work, outcome = ahead
+            return self._admitted(message, queued, work, outcome)
         try:
             if message.attribute_problem is not None:
                 raise InvalidWorkItemError("invalid message attribute", [message.attribute_problem])
@@ -71,7 +103,12 @@ class Intake:
         except InvalidWorkItemError as exc:
             self.reject(message, exc)
             return None
-        queued = QueuedItem(
+        queued = self._queued(message, work)
+        outcome = self._jobs.claim(queued, lease_seconds=self._lease_seconds)
+        return self._admitted(message, queued, work, outcome)
+
+    def _queued(self, message: InboundMessage, work: WorkItem) -> QueuedItem:
+        return QueuedItem(
             job_id=work.job_id or message.message_id,
             custom_id=work.custom_id,
             queue=self.queue,
@@ -82,7 +119,10 @@ class Intake:
             message_id=message.message_id,
             receive_count=message.receive_count,
         )
-        outcome = self._jobs.claim(queued, lease_seconds=self._lease_seconds)
+
+    def _admitted(
+        self, message: InboundMessage, queued: QueuedItem, work: WorkItem, outcome: ClaimOutcome
+    ) -> tuple[QueuedItem, WorkItem] | None:
         if outcome is ClaimOutcome.BUSY:
             raise RetryLaterError(
                 f"{queued.job_id}/{queued.custom_id} is being processed by another delivery"

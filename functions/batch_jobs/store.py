@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
+from more_itertools import chunked
 
 OPEN_RECORDS_INDEX = "open-records"
 OPEN_ITEMS_INDEX = "open-items"
+#: TransactWriteItems takes at most 100 actions.
+MAX_TRANSACTION_ITEMS = 100
 
 
 class ItemState(StrEnum):
@@ -123,6 +126,26 @@ def _batch_key(batch_id: str) -> dict[str, str]:
     return {"pk": f"BATCH#{batch_id}", "sk": "BATCH"}
 
 
+def _claim_condition(now: float, request: str) -> ConditionBase:
+    """An item may be claimed if new or refused (REJECTED), or, for the same request, if given back or held
+    by a consumer whose lease has run out."""
+    given_back = Attr("state").is_in([ItemState.RETRYING.value, ItemState.REQUEUED.value])
+    lease_lapsed = Attr("state").eq(ItemState.IN_PROGRESS.value) & Attr("lease_until").lt(Decimal(now))
+    return (
+        Attr("pk").not_exists()
+        | Attr("state").eq(ItemState.REJECTED.value)
+        | (Attr("request").eq(request) & (given_back | lease_lapsed))
+    )
+
+
+def _refused(old_item: Mapping[str, Any], request: str) -> ClaimOutcome:
+    """Why a claim's condition failed, from the item as it was (DynamoDB's JSON: `{"state": {"S": …}}`)."""
+    if old_item.get("request", {}).get("S", request) != request:
+        return ClaimOutcome.DUPLICATE
+    previous = old_item.get("state", {}).get("S")
+    return ClaimOutcome.BUSY if previous == ItemState.IN_PROGRESS else ClaimOutcome.DONE
+
+
 def _outcome_fields(outcome: ItemOutcome) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "state": outcome.state.value,
@@ -149,6 +172,7 @@ class JobStore:
         self._ttl_seconds = ttl_days * 86_400
         self._clock = clock
         self._conditional_failed = table.meta.client.exceptions.ConditionalCheckFailedException
+        self._transaction_canceled = table.meta.client.exceptions.TransactionCanceledException
 
     # Jobs
 
@@ -248,26 +272,97 @@ class JobStore:
         already taken is a DUPLICATE, whatever state the first one is in.
         """
         now = self._clock()
-        given_back = Attr("state").is_in([ItemState.RETRYING.value, ItemState.REQUEUED.value])
-        lease_lapsed = Attr("state").eq(ItemState.IN_PROGRESS.value) & Attr("lease_until").lt(Decimal(now))
-        condition = (
-            Attr("pk").not_exists()
-            | Attr("state").eq(ItemState.REJECTED.value)
-            | (Attr("request").eq(item.request) & (given_back | lease_lapsed))
-        )
-        record = self._item_record(item, ItemState.IN_PROGRESS, now)
-        record["lease_until"] = Decimal(int(now + lease_seconds))
         try:
             self._table.put_item(
-                Item=record, ConditionExpression=condition, ReturnValuesOnConditionCheckFailure="ALL_OLD"
+                Item=self._claim_record(item, now, lease_seconds),
+                ConditionExpression=_claim_condition(now, item.request),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except self._conditional_failed as exc:
-            previous = exc.response.get("Item", {})
-            if previous.get("request", {}).get("S", item.request) != item.request:
-                return ClaimOutcome.DUPLICATE
-            state = previous.get("state", {}).get("S")
-            return ClaimOutcome.BUSY if state == ItemState.IN_PROGRESS else ClaimOutcome.DONE
+            return _refused(exc.response.get("Item", {}), item.request)
         return ClaimOutcome.CLAIMED
+
+    def claim_many(self, items: Sequence[QueuedItem], *, lease_seconds: float) -> list[ClaimOutcome]:
+        """`claim` for each item (outcomes in order), with one TransactWriteItems per 100 items.
+
+        Each put carries `claim`'s condition, and a transaction commits only if every condition holds when it
+        commits, atomically: an item is claimed exactly when `claim` would have claimed it, so a redelivery is
+        still never submitted twice (a plain BatchWriteItem takes no conditions and could not promise that).
+        A cancelled transaction names each item that failed its condition (with its old state: DONE or BUSY);
+        the others are tried again without them. Items a transaction cannot take (a second delivery of the
+        same item in this batch, a conflict with another writer) are claimed one by one afterwards. A
+        transactional write costs two write units instead of one: cents per million items, for ~10× fewer
+        round trips.
+        """
+        outcomes: dict[int, ClaimOutcome] = {}
+        alone: list[int] = []
+        together: list[int] = []
+        keys: set[tuple[str, str]] = set()
+        for index, item in enumerate(items):
+            key = (item.job_id, item.custom_id)
+            (alone if key in keys else together).append(index)
+            keys.add(key)
+        for chunk in chunked(together, MAX_TRANSACTION_ITEMS):
+            remaining = list(chunk)
+            while remaining:
+                now = self._clock()
+                try:
+                    self._transact_claims([items[index] for index in remaining], now, lease_seconds)
+                except self._transaction_canceled as exc:
+                    remaining = self._sort_cancelled(items, remaining, exc.response, outcomes, alone)
+                    continue
+                outcomes.update(dict.fromkeys(remaining, ClaimOutcome.CLAIMED))
+                remaining = []
+        for index in sorted(alone):
+            outcomes[index] = self.claim(items[index], lease_seconds=lease_seconds)
+        return [outcomes[index] for index in range(len(items))]
+
+    def _transact_claims(self, items: Sequence[QueuedItem], now: float, lease_seconds: float) -> None:
+        # The Table resource's client serializes plain values (as the resource does), but places the names
+        # and values of condition objects at the top level, where TransactWriteItems has none: build them.
+        puts = []
+        for item in items:
+            condition = ConditionExpressionBuilder().build_expression(_claim_condition(now, item.request))
+            puts.append(
+                {
+                    "Put": {
+                        "TableName": self._table.name,
+                        "Item": self._claim_record(item, now, lease_seconds),
+                        "ConditionExpression": condition.condition_expression,
+                        "ExpressionAttributeNames": condition.attribute_name_placeholders,
+                        "ExpressionAttributeValues": condition.attribute_value_placeholders,
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+        self._table.meta.client.transact_write_items(TransactItems=puts)
+
+    @staticmethod
+    def _sort_cancelled(
+        items: Sequence[QueuedItem],
+        remaining: list[int],
+        response: Mapping[str, Any],
+        outcomes: dict[int, ClaimOutcome],
+        alone: list[int],
+    ) -> list[int]:
+        """Record the refusals of a cancelled transaction; return the items to try together again."""
+        reasons = response.get("CancellationReasons") or []
+        if len(reasons) != len(remaining):
+            alone.extend(remaining)
+            return []
+        again: list[int] = []
+        for index, reason in zip(remaining, reasons, strict=True):
+            code = reason.get("Code")
+            if code == "ConditionalCheckFailed":
+                outcomes[index] = _refused(reason.get("Item", {}), items[index].request)
+            elif code in (None, "None"):
+                again.append(index)
+            else:  # TransactionConflict, throttling …: this item alone, after the others
+                alone.append(index)
+        if len(again) == len(remaining):  # nothing was decided: no progress to expect from another round
+            alone.extend(again)
+            return []
+        return again
 
     def release(self, item: QueuedItem, *, error_type: str, error_message: str) -> None:
         """Give a claimed item back after a retryable failure: the next delivery may claim it at once."""
@@ -284,15 +379,6 @@ class JobStore:
                 ":now": _iso(self._clock()),
             },
         )
-
-    def mark_pending(self, items: Iterable[QueuedItem], batch_id: str) -> None:
-        """Record the items' Message Batch; plain batched puts are safe: this consumer holds their claims."""
-        now = self._clock()
-        with self._table.batch_writer() as writer:
-            for item in items:
-                record = self._item_record(item, ItemState.PENDING, now)
-                record["batch_id"] = batch_id
-                writer.put_item(Item=record)
 
     def reject(
         self,
@@ -400,22 +486,34 @@ class JobStore:
 
     # Message Batches
 
-    def record_batch(self, batch_id: str, *, job_id: str, queue: str, request_count: int) -> None:
+    def record_batch(
+        self, batch_id: str, *, job_id: str, queue: str, items: Sequence[QueuedItem] = ()
+    ) -> None:
+        """The Message Batch's record, then its items marked PENDING in it, in batched puts (25 a call).
+
+        Plain puts are safe for the items: this consumer holds their claims. One call for a batch of up to 24
+        items instead of two; a failure part way raises, and the caller logs the batch id for recovery.
+        """
         now = self._clock()
-        self._table.put_item(
-            Item={
-                **_batch_key(batch_id),
-                "batch_id": batch_id,
-                "job_id": job_id,
-                "queue_name": queue,
-                "request_count": request_count,
-                "batch_status": "in_progress",
-                "submitted_at": _iso(now),
-                "open_kind": "BATCH",
-                "opened_at": _iso(now),
-                "expires_at": int(now) + self._ttl_seconds,
-            }
-        )
+        with self._table.batch_writer() as writer:
+            writer.put_item(
+                Item={
+                    **_batch_key(batch_id),
+                    "batch_id": batch_id,
+                    "job_id": job_id,
+                    "queue_name": queue,
+                    "request_count": len(items),
+                    "batch_status": "in_progress",
+                    "submitted_at": _iso(now),
+                    "open_kind": "BATCH",
+                    "opened_at": _iso(now),
+                    "expires_at": int(now) + self._ttl_seconds,
+                }
+            )
+            for item in items:
+                record = self._item_record(item, ItemState.PENDING, now)
+                record["batch_id"] = batch_id
+                writer.put_item(Item=record)
 
     def open_batches(self) -> list[BatchRecord]:
         return [
@@ -458,6 +556,11 @@ class JobStore:
         )
 
     # Helpers
+
+    def _claim_record(self, item: QueuedItem, now: float, lease_seconds: float) -> dict[str, Any]:
+        record = self._item_record(item, ItemState.IN_PROGRESS, now)
+        record["lease_until"] = Decimal(int(now + lease_seconds))
+        return record
 
     def _item_record(self, item: QueuedItem, state: ItemState, now: float) -> dict[str, Any]:
         record: dict[str, Any] = {

@@ -63,22 +63,39 @@ class BatchSubmission:
         self._jobs = jobs
         self._gate = gate or SpendGate()
         self._staged: dict[str, list[Admitted]] = defaultdict(list)
+        self._refusal: ClaudeError | None = None
+        self._checked = False
+
+    def prepare(self, messages: Sequence[InboundMessage]) -> None:
+        """Claim the invocation's valid items together, before `stage` takes them one by one."""
+        self._intake.claim_ahead(messages)
 
     def stage(self, message: InboundMessage) -> None:
         admitted = self._intake.admit(message)
         if admitted is None:
             return
-        queued = admitted[0]
-        try:
-            # Without the user: a quota hold would have to be settled by the poller, in another container,
-            # hours later. The spend switch applies; per-user quotas apply to realtime queues.
-            self._gate.refuse_if_closed()
-        except ClaudeError as exc:
-            self._settle([admitted], exc)
-            if may_heal(exc):
-                raise RetryLaterError(str(exc)) from exc
+        refusal = self._gate_refusal()
+        if refusal is not None:
+            self._settle([admitted], refusal)
+            if may_heal(refusal):
+                raise RetryLaterError(str(refusal)) from refusal
             return
-        self._staged[queued.job_id].append(admitted)
+        self._staged[admitted[0].job_id].append(admitted)
+
+    def _gate_refusal(self) -> ClaudeError | None:
+        """The spend switch read once per invocation, its verdict applied to every item.
+
+        Without the user: a quota hold would have to be settled by the poller, in another container, hours
+        later. The spend switch applies; per-user quotas apply to realtime queues. An invocation lasts
+        seconds, and the switch is cached for `spend_switch_max_age_seconds` anyway.
+        """
+        if not self._checked:
+            try:
+                self._gate.refuse_if_closed()
+            except ClaudeError as exc:
+                self._refusal = exc
+            self._checked = True
+        return self._refusal
 
     def submit(self) -> list[str]:
         redeliver: list[str] = []
@@ -103,10 +120,7 @@ class BatchSubmission:
             return [queued.message_id for queued, _ in chunk] if may_heal(exc) else []
         queued_items = [queued for queued, _ in chunk]
         try:
-            self._jobs.record_batch(
-                batch_id, job_id=job_id, queue=self._intake.queue, request_count=len(queued_items)
-            )
-            self._jobs.mark_pending(queued_items, batch_id)
+            self._jobs.record_batch(batch_id, job_id=job_id, queue=self._intake.queue, items=queued_items)
         except Exception:
             # Anthropic accepted (and bills) the batch, but nothing here points at it: without this line the
             # poller never collects it, and the items' redelivery submits them again once their claims lapse.

@@ -18,7 +18,7 @@ from infra.config import LOG_RETENTION_DAYS, ClaudeConfig, EnvironmentConfig
 from infra.lambda_function import claude_environment, kit_python_function
 from infra.nag import add_nag_checks
 from infra.retention import log_retention
-from tests.infra.conftest import synth_context
+from tests.infra.conftest import resources, synth_context
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +50,7 @@ def functions(tmp_path_factory: pytest.TempPathFactory) -> FunctionsUnderTest:
         "Chat",
         env_name="test",
         config=CONFIG,
-        handler="run.sh",
+        handler="chat_api/run.sh",
         description="Streaming chat API",
         memory_mb=1024,
         timeout=Duration.minutes(15),
@@ -95,7 +95,7 @@ def test_every_function_runs_python_3_13_on_arm64_with_active_tracing(functions:
 def test_chat_function_runs_behind_the_lambda_web_adapter(functions: FunctionsUnderTest) -> None:
     # Then the handler is the startup script, with the adapter layer attached and its settings passed through
     chat = functions.chat
-    assert chat["Handler"] == "run.sh"
+    assert chat["Handler"] == "chat_api/run.sh"
     assert chat["Layers"] == [LWA_LAYER_ARN]
     assert LWA_ENVIRONMENT.items() <= chat["Environment"]["Variables"].items()
     assert chat["MemorySize"] == 1024
@@ -174,9 +174,16 @@ def test_roles_may_write_only_to_their_own_log_group_and_x_ray(functions: Functi
     )
 
 
-def test_all_functions_share_one_code_asset(functions: FunctionsUnderTest) -> None:
-    # Then the bundle is built and uploaded once, whatever the number of functions
-    assert functions.chat["Code"] == functions.consumer["Code"]
+def test_each_kind_of_function_gets_its_own_code_asset(synthesized) -> None:
+    # Given the dev environment's stack: chat, two batch functions per queue kind, the spend guard
+    functions = resources(synthesized("dev").template, "AWS::Lambda::Function").values()
+    code = {function["Handler"]: function["Code"]["S3Key"] for function in functions}
+
+    # Then the chat, batch and spend-guard functions each ship their own asset (infra/function_assets.py),
+    # and the consumer and the poller, which import the same packages, share one upload
+    assert code["batch_jobs.consumer.handler"] == code["batch_jobs.poller.handler"]
+    kinds = ("chat_api/run.sh", "batch_jobs.poller.handler", "spend_guard.handler.handler")
+    assert len({code[handler] for handler in kinds}) == 3
 
 
 def test_cdk_nag_finds_nothing_unacknowledged_and_every_acknowledgement_has_a_reason(
