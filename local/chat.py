@@ -7,6 +7,7 @@ stands in for API Gateway's authorizer).
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,14 +28,18 @@ def create_sessions_table(dynamodb: Any, name: str = SESSIONS_TABLE) -> None:
 
 
 def provision_chat(context: LocalContext) -> Mapping[str, str]:
-    """The sessions table, and the chat settings the construct would set."""
+    """The sessions table, and the chat settings the construct would set. The chat page and the API docs are
+    always on here, whatever the environment deploys: they are how a developer tries the API."""
     create_sessions_table(context.client("dynamodb"))
     chat = context.config.chat
     return {
         "KIT_CHAT_SESSIONS_TABLE": SESSIONS_TABLE,
         "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
         "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
+        "KIT_CHAT_CORS_ALLOW_ORIGINS": json.dumps(list(chat.cors_allow_origins)),
         "KIT_CHAT_LOCAL_MODE": "true",
+        "KIT_CHAT_WEB_PAGE": "true",
+        "KIT_CHAT_API_DOCS": "true",
     }
 
 

@@ -38,6 +38,9 @@ SNAPSTART_AFTER_RESTORE_PATH = "/_lwa/snapstart/after-restore"
 STREAM_TIMEOUT = Duration.minutes(15)
 #: The alias API Gateway invokes when SnapStart or provisioned concurrency needs a published version.
 LIVE_ALIAS = "live"
+#: The app's browser routes (functions/chat_api/web.py), each behind its switch: static files, no user data.
+WEB_PAGE_PATHS = ("/", "/ui/{proxy+}")
+API_DOCS_PATHS = ("/docs", "/docs/{proxy+}", "/openapi.json")
 
 
 def lwa_layer_arn(scope: Construct, version: int) -> str:
@@ -201,8 +204,14 @@ class ChatApi(Construct):
         self.add_app_route("DELETE", "/chat/{session_id}")
         self.add_app_route("GET", "/health")
         self._acknowledge_api_findings(cognito_enabled=chat.cognito_enabled)
+        for path in (WEB_PAGE_PATHS if chat.web_page else ()) + (API_DOCS_PATHS if chat.api_docs else ()):
+            self._add_browser_route(path)
 
         CfnOutput(self, "ChatUrl", value=self.api.url_for_path("/chat"), description="POST messages here")
+        if chat.web_page:
+            CfnOutput(self, "PageUrl", value=self.api.url_for_path("/"), description="The chat page")
+        if chat.api_docs:
+            CfnOutput(self, "DocsUrl", value=self.api.url_for_path("/docs"), description="The API docs")
         CfnOutput(
             self,
             "ApiKeyId",
@@ -219,6 +228,26 @@ class ChatApi(Construct):
             authorizer=self._authorizer,  # None: API key only
         )
 
+    def _add_browser_route(self, path: str) -> None:
+        """`GET path` of the page or the docs: no API key, since a browser cannot send one when it opens a
+        URL. They are the function's static files and the API's description; every call they make to the
+        API still needs the key (and the Cognito token when that is on)."""
+        method = self.api.root.resource_for_path(path).add_method(
+            "GET",
+            self._integration,
+            api_key_required=False,
+            authorization_type=apigateway.AuthorizationType.NONE,
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                method,
+                rule,
+                reason=(
+                    "Serves the chat page or the API docs, static files without user data, to a browser that "
+                    "cannot send an API key when it opens a URL; every API route they call needs the key."
+                ),
+            )
+
     @staticmethod
     def _environment(config: EnvironmentConfig, table_name: str) -> dict[str, str]:
         chat = config.chat
@@ -234,6 +263,10 @@ class ChatApi(Construct):
         }
         if chat.cors_allow_origins:
             environment["KIT_CHAT_CORS_ALLOW_ORIGINS"] = json.dumps(list(chat.cors_allow_origins))
+        if chat.web_page:
+            environment["KIT_CHAT_WEB_PAGE"] = "true"
+        if chat.api_docs:
+            environment["KIT_CHAT_API_DOCS"] = "true"
         if chat.snapstart:
             environment["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] = SNAPSTART_BEFORE_CHECKPOINT_PATH
             environment["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] = SNAPSTART_AFTER_RESTORE_PATH

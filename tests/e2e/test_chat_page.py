@@ -1,0 +1,213 @@
+"""The chat page in a real headless Chromium (Debian's `chromium`, driven by Playwright) against the local
+stack: a user types, the answer appears as Claude writes it, then the done line; refusals read as words.
+
+Playwright only drives the browser: it never downloads one (`playwright install` is not used). Screenshots go
+to `.artifacts/` (git-ignored) so a person can look at what the test saw.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from local.fake_claude import Fault
+from tests.fixtures.alert_messages import alarm_message, sns_event
+from tests.fixtures.chat import ChatClient
+from tests.fixtures.spend_guard import BRAKE_ALARM, LambdaContext
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+    from local.stack import LocalStack
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).parents[2] / ".artifacts"
+TEXT = "Streaming matters because the first words reach the reader while the rest of the answer is written."
+#: The fake writes one output token per word (with its leading space).
+WORDS = re.findall(r"\s*\S+", TEXT)
+#: Slow enough that the page must render many intermediate states, fast enough to finish in about a second.
+TOKENS_PER_SECOND = 20
+#: What the page's transcript looked like each time the answer's text changed (installed before it starts).
+RECORD_ANSWER_STATES = """
+window.answerStates = [];
+new MutationObserver(() => {
+  const answer = document.querySelector(".turn.assistant .text");
+  const done = document.querySelector(".turn.assistant .meta") !== null;
+  if (answer) window.answerStates.push({ text: answer.textContent, done });
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it in CI)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser, chat: ChatClient, local_stack_env: LocalStack) -> Iterator[Page]:
+    context = browser.new_context(base_url=local_stack_env.urls["chat API"])
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.add_init_script(RECORD_ANSWER_STATES)
+    yield page
+    context.close()
+
+
+def open_chat(page: Page, user: str | None = "alice") -> None:
+    page.goto("/")
+    page.wait_for_selector("body[data-ready=true]")
+    if user is not None:
+        page.fill("#identity", user)
+
+
+def send(page: Page, message: str) -> None:
+    page.fill("#message", message)
+    page.press("#message", "Enter")
+
+
+def answer_states(page: Page) -> list[dict[str, Any]]:
+    states: list[dict[str, Any]] = page.evaluate("window.answerStates")
+    return states
+
+
+def screenshot(page: Page, name: str) -> Path:
+    """What the window shows (the last turns: the page keeps the newest in view)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    assert path.read_bytes().startswith(b"\x89PNG"), path
+    return path
+
+
+def test_an_answer_streams_into_the_page_and_ends_with_tokens_cost_and_time_to_first_token(
+    page: Page, chat: ChatClient
+) -> None:
+    # Given Claude writes a known answer, slowly
+    chat.fake.configure(text=TEXT)
+    chat.fake.inject(Fault.slow_stream(tokens_per_second=TOKENS_PER_SECOND))
+
+    # When alice types a message and presses Enter
+    open_chat(page)
+    send(page, "Why does streaming matter?")
+    page.wait_for_selector(".turn.assistant[data-state=done]")
+    screenshot(page, "chat-page-answer")
+
+    # Then the answer grew word by word before the done line appeared: many partial texts, each a prefix
+    states = answer_states(page)
+    partial = [state["text"] for state in states if not state["done"] and state["text"]]
+    assert len(set(partial)) >= len(WORDS) // 2, partial
+    assert all(TEXT.startswith(text) for text in partial)
+    # and ended as exactly what Claude wrote
+    assert page.inner_text(".turn.assistant .text") == TEXT
+    # with the done line: model, tokens, cost and time to first token
+    done_line = page.inner_text(".turn.assistant .meta")
+    assert re.search(rf"\d+ in / {len(WORDS)} out tokens", done_line), done_line
+    assert re.search(r"\$\d+\.\d{6}", done_line), done_line
+    assert re.search(r"first token \d+ ms", done_line), done_line
+    assert page.inner_text(".turn.user") == "Why does streaming matter?"
+
+
+def test_the_conversation_continues_in_one_session_and_survives_a_reload(
+    page: Page, chat: ChatClient
+) -> None:
+    # Given alice has had one exchange on the page
+    open_chat(page)
+    send(page, "First question")
+    page.wait_for_selector(".turn.assistant[data-state=done]")
+    session = page.inner_text("#session")
+
+    # When she asks again, then reloads the page
+    send(page, "Second question")
+    page.wait_for_selector(".turn.assistant:nth-of-type(4)[data-state=done]")
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+
+    # Then the second message went to the same session (Claude saw the first exchange too)
+    assert page.inner_text("#session") == session
+    session_id = session.removeprefix("session ")
+    assert len(chat.history(session_id).json()["turns"]) == 4
+    last_request = chat.fake.message_calls()[-1]
+    assert [message["role"] for message in last_request.body["messages"]] == ["user", "assistant", "user"]
+    # and the reloaded page shows the whole conversation
+    assert page.locator(".turn").count() == 4
+    assert page.locator(".turn.user").all_inner_texts() == ["First question", "Second question"]
+
+
+def _over_allowance(stack: LocalStack) -> None:
+    allowance = Decimal(stack.env["KIT_USER_DAILY_USD_ALLOWANCE"])
+    table = boto3.resource("dynamodb").Table(stack.env["KIT_QUOTA_TABLE"])
+    today = datetime.now(UTC).date().isoformat()
+    table.put_item(
+        Item={"user_id": "big-spender", "day": today, "committed_usd": allowance, "spent_usd": allowance}
+    )
+
+
+def test_refusals_and_failures_read_as_words(
+    page: Page, chat: ChatClient, local_stack_env: LocalStack, spend_guard: Any
+) -> None:
+    # Given a page with no user name, a user over the allowance, a too-long message, a failing stream and a
+    # closed spend guard, one after the other
+    open_chat(page, user=None)
+    shown: list[str] = []
+
+    def outcome(message: str) -> str:
+        send(page, message)
+        turn = page.locator(".turn.assistant").last
+        turn.locator(".problem").wait_for()
+        shown.append(turn.inner_text())
+        return shown[-1]
+
+    # When each is sent, then the page says what happened and what to do
+    assert "401 unauthenticated" in outcome("Hello?")
+    assert "Enter a user name above" in shown[-1]
+
+    _over_allowance(local_stack_env)
+    page.fill("#identity", "big-spender")
+    assert "429 quota_exceeded" in outcome("One more question")
+    assert "allowance" in shown[-1]
+
+    page.fill("#identity", "alice")
+    limit = int(local_stack_env.env["KIT_CHAT_MESSAGE_MAX_CHARS"])
+    assert "422 invalid_request" in outcome("x" * (limit + 1))
+    assert f"message: must be at most {limit} characters" in shown[-1]
+
+    chat.fake.inject(Fault.stream_error(after_events=4))
+    assert "Failed (overloaded_error)" in outcome("Tell me a story")
+    assert "Sending it again may work" in shown[-1]
+
+    spend_guard(sns_event(alarm_message(BRAKE_ALARM)), LambdaContext())
+    assert "503 spend_guard_closed" in outcome("Are you there?")
+    assert "budget has been reached" in shown[-1]
+    screenshot(page, "chat-page-refusals")
+
+    # And only the failing stream reached Claude
+    assert len(chat.fake.message_calls()) == 1
