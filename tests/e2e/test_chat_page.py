@@ -24,7 +24,7 @@ from tests.fixtures.chat import ChatClient
 from tests.fixtures.spend_guard import BRAKE_ALARM, LambdaContext
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Request
 
     from local.stack import LocalStack
 
@@ -211,3 +211,39 @@ def test_refusals_and_failures_read_as_words(
 
     # And only the failing stream reached Claude
     assert len(chat.fake.message_calls()) == 1
+
+
+def test_the_api_docs_work_offline_and_try_it_out_authenticates(
+    page: Page, chat: ChatClient, local_stack_env: LocalStack
+) -> None:
+    # Given Swagger UI opened from the local chat API, every request the browser makes recorded
+    requests: list[Request] = []
+    page.on("request", lambda request: requests.append(request))
+    page.goto("/docs")
+    page.wait_for_selector(".opblock")
+
+    # When the user authorizes with a user name and tries POST /chat
+    page.click("button.authorize")
+    page.fill(".auth-container input", "alice")
+    page.click(".auth-btn-wrapper button.authorize")
+    page.click("button.btn-done")
+    page.click("#operations-default-chat_chat_post .opblock-summary")
+    page.fill(
+        "#operations-default-chat_chat_post textarea.body-param__text", '{"message": "Hi", "stream": false}'
+    )
+    page.click("#operations-default-chat_chat_post .execute")
+    status = page.locator(
+        "#operations-default-chat_chat_post .live-responses-table td.response-col_status:not(.col_header)"
+    )
+    status.wait_for()
+    screenshot(page, "api-docs-try-it-out")
+
+    # Then the answer came back for alice, through the same server the docs came from
+    assert status.inner_text().strip() == "200"
+    (call,) = [request for request in requests if request.method == "POST"]
+    origin = local_stack_env.urls["chat API"]
+    assert call.url == f"{origin}/chat"
+    assert call.headers["x-kit-user-id"] == "alice"
+    assert len(chat.fake.message_calls()) == 1
+    # and nothing the page loaded came from anywhere else (no CDN)
+    assert [request.url for request in requests if not request.url.startswith(origin)] == []
