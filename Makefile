@@ -39,7 +39,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy app.py infra functions local ops
+	$(PY) -m mypy app.py infra functions local ops examples
 
 test: install lint typecheck
 	$(PY) -m pytest
