@@ -28,6 +28,7 @@ from local.fake_claude.faults import (
     StreamError,
     parse_faults,
 )
+from local.fake_claude.ledger import Outcome
 from local.fake_claude.protocol import (
     ApiError,
     BatchCreateRequest,
@@ -37,7 +38,7 @@ from local.fake_claude.protocol import (
     invalid_request,
     parse,
 )
-from local.fake_claude.replies import Reply, new_id
+from local.fake_claude.replies import Reply, is_token_delta, new_id
 from local.fake_claude.state import FakeClaude, RecordedRequest
 
 _REDACTED_HEADERS = frozenset({"authorization", "x-api-key"})
@@ -71,6 +72,7 @@ def create_app(fake: FakeClaude) -> Starlette:
             ),
             Route("/_fake/faults", api.inject_faults, methods=["POST"]),
             Route("/_fake/reset", api.reset, methods=["POST"]),
+            Route("/_fake/ledger", api.ledger, methods=["GET"]),
         ],
         exception_handlers={404: api.not_an_api_route, 405: api.not_an_api_route},
     )
@@ -138,14 +140,28 @@ class _Api:
         fault = self.fake.take_fault(stream=params.stream)
         if isinstance(fault, RateLimited | Overloaded | ApiFailure):
             raise _fault_error(fault)
-        if isinstance(fault, Stall) and (fault.after_events == 0 or not params.stream):
-            if await _client_leaves_within(call.request, fault.seconds):
+        if not params.stream:
+            # A whole message is generated, and billed, whether or not its client waits for it.
+            reply = self.fake.answer(params)
+            gone = isinstance(fault, Stall) and await _client_leaves_within(call.request, fault.seconds)
+            self.fake.bill(
+                reply.billed(
+                    request_id=call.request_id,
+                    at=self.fake.now(),
+                    stream=False,
+                    outcome="abandoned" if gone else "complete",
+                )
+            )
+            if gone:
                 self.fake.client_gone()
                 return Response(status_code=499)  # nobody is left to read it
+            return JSONResponse(reply.message())
+        if isinstance(fault, Stall) and fault.after_events == 0:
+            if await _client_leaves_within(call.request, fault.seconds):
+                self.fake.client_gone()
+                return Response(status_code=499)  # nothing was generated: nothing is billed
             fault = None
         reply = self.fake.answer(params)
-        if not params.stream:
-            return JSONResponse(reply.message())
         config = self.fake.config
         pace = fault if isinstance(fault, SlowStream) else config
         mid_stream = fault if isinstance(fault, CutStream | StreamError | Stall) else None
@@ -155,6 +171,9 @@ class _Api:
             first_token_delay_s=pace.first_token_delay_s,
             fault=mid_stream,
             request_id=call.request_id,
+            bill=lambda **generated: self.fake.bill(
+                reply.billed(request_id=call.request_id, at=self.fake.now(), stream=True, **generated)
+            ),
         )
         return EventStreamResponse(frames, on_client_gone=self.fake.client_gone)
 
@@ -218,6 +237,12 @@ class _Api:
         self.fake.inject(*faults)
         return JSONResponse({"injected": [fault.model_dump() for fault in faults]})
 
+    async def ledger(self, _request: Request) -> Response:
+        """`GET /_fake/ledger`: every call the fake billed, and the totals (local/fake_claude/ledger.py)."""
+        entries = self.fake.ledger()
+        totals = self.fake.billed_totals()
+        return JSONResponse({"data": [entry.to_json() for entry in entries], "totals": totals.to_json()})
+
     async def reset(self, _request: Request) -> Response:
         self.fake.reset()
         return Response(status_code=204)
@@ -273,29 +298,49 @@ async def _frames(
     first_token_delay_s: float,
     fault: CutStream | StreamError | Stall | None,
     request_id: str,
+    bill: Callable[..., None],
 ) -> AsyncGenerator[bytes | None]:
-    """The SSE frames of `reply`, paced, with a mid-stream fault applied; None means: drop the connection."""
+    """The SSE frames of `reply`, paced, with a mid-stream fault applied; None means: drop the connection.
+
+    Billed once it ends, however it ends, for what it generated (see `ledger`) if `message_start` went out.
+    """
     first_delta = True
-    for sent, (event, data) in enumerate(reply.events()):
-        if fault is not None and sent == fault.after_events:
-            match fault:
-                case CutStream():
-                    yield None
-                    return
-                case StreamError(error_type=error_type):
-                    message = "Overloaded" if error_type == "overloaded_error" else f"fake {error_type}"
-                    yield _sse("error", error_body(error_type, message, request_id))
-                    return
-                case Stall(seconds=seconds):
-                    await anyio.sleep(seconds)
-        if event == "content_block_delta":
-            if first_delta:
-                delay, first_delta = first_token_delay_s, False
+    generated = {"thinking": 0, "text": 0}
+    started = False
+    outcome: Outcome = "client_gone"
+    try:
+        for sent, (event, data) in enumerate(reply.events()):
+            if fault is not None and sent == fault.after_events:
+                match fault:
+                    case CutStream():
+                        outcome = "cut"
+                        yield None
+                        return
+                    case StreamError(error_type=error_type):
+                        outcome = "error_event"
+                        message = "Overloaded" if error_type == "overloaded_error" else f"fake {error_type}"
+                        yield _sse("error", error_body(error_type, message, request_id))
+                        return
+                    case Stall(seconds=seconds):
+                        await anyio.sleep(seconds)
+            if event == "content_block_delta":
+                if first_delta:
+                    delay, first_delta = first_token_delay_s, False
+                else:
+                    delay = 1 / tokens_per_second if tokens_per_second else 0.0
+                if delay:
+                    await anyio.sleep(delay)
+            if (kind := is_token_delta(data)) is not None:
+                generated[kind] += 1
+            started = True
+            yield _sse(event, data)
+        outcome = "complete"
+    finally:
+        if started:
+            if outcome == "complete":
+                bill(outcome=outcome)
             else:
-                delay = 1 / tokens_per_second if tokens_per_second else 0.0
-            if delay:
-                await anyio.sleep(delay)
-        yield _sse(event, data)
+                bill(outcome=outcome, thinking_tokens=generated["thinking"], text_tokens=generated["text"])
 
 
 class EventStreamResponse(Response):

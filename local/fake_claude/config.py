@@ -42,6 +42,8 @@ class FakeClaudeConfig(BaseModel):
     #: Reply text for every request; None makes a deterministic text from each request.
     text: str | None = None
     models: tuple[str, ...] = KNOWN_MODELS
+    #: Thinking tokens generated when a request enables extended thinking (never above its budget).
+    thinking_tokens: PositiveInt = 40
     #: Shortest prefix (tokens) the prompt cache stores; the real minimum depends on the model.
     cache_min_tokens: PositiveInt = 1024
     batch_max_requests: PositiveInt = 100_000

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from local.fake_claude.ledger import BilledCall, Outcome
 from local.fake_claude.prompt_cache import CacheUse
 from local.fake_claude.protocol import MessagesRequest
 
@@ -96,6 +97,8 @@ class Reply:
     stop_sequence: str | None
     cache: CacheUse
     service_tier: ServiceTier
+    #: Extended thinking, one token a piece, generated (and billed as output) before the text.
+    thinking: tuple[str, ...] = ()
 
     @property
     def text(self) -> str:
@@ -103,7 +106,36 @@ class Reply:
 
     @property
     def output_tokens(self) -> int:
-        return max(1, len(self.pieces))  # the real API never bills zero output tokens
+        return max(1, len(self.thinking) + len(self.pieces))  # the real API never bills zero output tokens
+
+    def billed(
+        self,
+        *,
+        request_id: str,
+        at: float,
+        stream: bool,
+        outcome: Outcome,
+        thinking_tokens: int | None = None,
+        text_tokens: int | None = None,
+    ) -> BilledCall:
+        """The ledger entry for this reply; a stream that ended early passes the tokens it generated."""
+        thinking = len(self.thinking) if thinking_tokens is None else thinking_tokens
+        text = len(self.pieces) if text_tokens is None else text_tokens
+        return BilledCall(
+            request_id=request_id,
+            message_id=self.message_id,
+            model=self.model,
+            service_tier=self.service_tier,
+            at=at,
+            stream=stream,
+            outcome=outcome,
+            input_tokens=self.cache.input_tokens,
+            cache_creation_5m_input_tokens=self.cache.ephemeral_5m_input_tokens,
+            cache_creation_1h_input_tokens=self.cache.ephemeral_1h_input_tokens,
+            cache_read_input_tokens=self.cache.cache_read_input_tokens,
+            output_tokens=max(1, thinking + text),
+            thinking_tokens=thinking,
+        )
 
     def usage(self, output_tokens: int | None = None) -> dict[str, Any]:
         return {
@@ -120,9 +152,10 @@ class Reply:
 
     def message(self) -> dict[str, Any]:
         """The non-streaming response body (also a batch item's `message`)."""
+        thinking = [self._thinking_block(signed=True)] if self.thinking else []
         return {
             **self._envelope(),
-            "content": [{"type": "text", "text": self.text}],
+            "content": [*thinking, {"type": "text", "text": self.text}],
             "stop_reason": self.stop_reason,
             "stop_sequence": self.stop_sequence,
             "usage": self.usage(),
@@ -143,25 +176,21 @@ class Reply:
                 },
             },
         )
-        yield (
-            "content_block_start",
-            {
-                "type": "content_block_start",
-                "index": 0,
-                "content_block": {"type": "text", "text": ""},
-            },
-        )
-        yield "ping", {"type": "ping"}
+        index = 0
+        if self.thinking:
+            yield _block_start(index, self._thinking_block(signed=False))
+            yield "ping", {"type": "ping"}
+            for piece in self.thinking:
+                yield _block_delta(index, {"type": "thinking_delta", "thinking": piece})
+            yield _block_delta(index, {"type": "signature_delta", "signature": self._signature()})
+            yield "content_block_stop", {"type": "content_block_stop", "index": index}
+            index += 1
+        yield _block_start(index, {"type": "text", "text": ""})
+        if not self.thinking:
+            yield "ping", {"type": "ping"}
         for piece in self.pieces:
-            yield (
-                "content_block_delta",
-                {
-                    "type": "content_block_delta",
-                    "index": 0,
-                    "delta": {"type": "text_delta", "text": piece},
-                },
-            )
-        yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+            yield _block_delta(index, {"type": "text_delta", "text": piece})
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
         usage = self.usage()
         yield (
             "message_delta",
@@ -184,19 +213,61 @@ class Reply:
     def _envelope(self) -> dict[str, Any]:
         return {"id": self.message_id, "type": "message", "role": "assistant", "model": self.model}
 
+    def _thinking_block(self, *, signed: bool) -> dict[str, Any]:
+        thinking = "".join(self.thinking) if signed else ""
+        return {"type": "thinking", "thinking": thinking, "signature": self._signature() if signed else ""}
+
+    def _signature(self) -> str:
+        return hashlib.sha256(("".join(self.thinking) + self.message_id).encode()).hexdigest()
+
+
+def _block_start(index: int, block: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "content_block_start", {"type": "content_block_start", "index": index, "content_block": block}
+
+
+def _block_delta(index: int, delta: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
+
+
+def is_token_delta(data: dict[str, Any]) -> Literal["thinking", "text"] | None:
+    """Which output token a stream event carries (one token a delta in the fake), if any."""
+    if data.get("type") != "content_block_delta":
+        return None
+    match data["delta"]["type"]:
+        case "thinking_delta":
+            return "thinking"
+        case "text_delta":
+            return "text"
+    return None
+
+
+def deterministic_thinking(request: MessagesRequest, tokens: int) -> str:
+    """`tokens` words of reasoning, the same for the same request."""
+    seed = hashlib.sha256(deterministic_text(request).encode()).digest()
+    rng = random.Random(seed)
+    return " ".join(rng.choice(_VOCABULARY) for _ in range(tokens))
+
 
 def compose_reply(
-    request: MessagesRequest, *, text: str, cache: CacheUse, service_tier: ServiceTier
+    request: MessagesRequest,
+    *,
+    text: str,
+    cache: CacheUse,
+    service_tier: ServiceTier,
+    thinking: str = "",
 ) -> Reply:
-    """Cut `text` at the first stop sequence, then at max_tokens, and say which one stopped it."""
+    """Cut `text` at the first stop sequence, then at max_tokens (thinking counts against it), and say which
+    one stopped it."""
     stop_reason, stop_sequence = "end_turn", None
     found = [(text.find(seq), seq) for seq in request.stop_sequences or () if seq and seq in text]
     if found:
         position, stop_sequence = min(found)
         text, stop_reason = text[:position], "stop_sequence"
+    thought = split_tokens(thinking)[: request.max_tokens]
     pieces = split_tokens(text)
-    if len(pieces) > request.max_tokens:
-        pieces, stop_reason, stop_sequence = pieces[: request.max_tokens], "max_tokens", None
+    room = request.max_tokens - len(thought)
+    if len(pieces) > room:
+        pieces, stop_reason, stop_sequence = pieces[: max(room, 0)], "max_tokens", None
     return Reply(
         message_id=new_id("msg_"),
         model=request.model,
@@ -205,4 +276,5 @@ def compose_reply(
         stop_sequence=stop_sequence,
         cache=cache,
         service_tier=service_tier,
+        thinking=tuple(thought),
     )

@@ -17,6 +17,7 @@ from typing import Any
 from local.fake_claude.batches import Batch, BatchStore
 from local.fake_claude.config import FakeClaudeConfig
 from local.fake_claude.faults import BatchItemFault, CallFault, applies
+from local.fake_claude.ledger import BilledCall, BilledTotals
 from local.fake_claude.prompt_cache import PromptCache, prompt_blocks
 from local.fake_claude.protocol import (
     ApiError,
@@ -26,7 +27,14 @@ from local.fake_claude.protocol import (
     error_body,
 )
 from local.fake_claude.rate_limits import RateLimitWindow
-from local.fake_claude.replies import Reply, ServiceTier, compose_reply, deterministic_text, new_id
+from local.fake_claude.replies import (
+    Reply,
+    ServiceTier,
+    compose_reply,
+    deterministic_text,
+    deterministic_thinking,
+    new_id,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,7 @@ class FakeClaude:
         self._cache = PromptCache(self._config.cache_min_tokens)
         self._batches = BatchStore(self._resolve_batch_item)
         self._rate_window = RateLimitWindow()
+        self._ledger: list[BilledCall] = []
 
     # --- controls for tests and `make local` -------------------------------------------------------------
 
@@ -108,6 +117,14 @@ class FakeClaude:
         with self._lock:
             return list(self._custom_ids)
 
+    def ledger(self) -> list[BilledCall]:
+        """Everything billed so far, in order: the ground truth for the kit's money figures."""
+        with self._lock:
+            return list(self._ledger)
+
+    def billed_totals(self) -> BilledTotals:
+        return BilledTotals.of(self.ledger())
+
     @property
     def disconnects(self) -> int:
         """Calls whose client went away before the response was complete."""
@@ -153,8 +170,13 @@ class FakeClaude:
         return None
 
     def answer(self, request: MessagesRequest) -> Reply:
+        """The reply to generate; the caller bills it (`bill`) as far as it got."""
         with self._lock:
             return self._reply(request, service_tier="standard")
+
+    def bill(self, entry: BilledCall) -> None:
+        with self._lock:
+            self._ledger.append(entry)
 
     def count_tokens(self, request: CountTokensRequest) -> int:
         return sum(block.tokens for block in prompt_blocks(request))
@@ -199,11 +221,19 @@ class FakeClaude:
             text=self._config.text or deterministic_text(request),
             cache=cache,
             service_tier=service_tier,
+            thinking=self._thinking(request),
         )
         self._rate_window.record(
             now, requests=1, input_tokens=cache.total_input_tokens, output_tokens=reply.output_tokens
         )
         return reply
+
+    def _thinking(self, request: MessagesRequest) -> str:
+        thinking = request.thinking or {}
+        if thinking.get("type") != "enabled":
+            return ""
+        budget = int(thinking.get("budget_tokens", 0))
+        return deterministic_thinking(request, min(budget, self._config.thinking_tokens))
 
     def _resolve_batch_item(self, item: BatchRequestItem) -> dict[str, Any]:
         for fault in self._item_faults:
@@ -215,7 +245,11 @@ class FakeClaude:
             self.check_model(item.params.model)
         except ApiError as exc:
             return _errored(exc.error_type, exc.message)
-        return {"type": "succeeded", "message": self._reply(item.params, service_tier="batch").message()}
+        reply = self._reply(item.params, service_tier="batch")
+        self._ledger.append(
+            reply.billed(request_id=item.custom_id, at=self.now(), stream=False, outcome="complete")
+        )
+        return {"type": "succeeded", "message": reply.message()}
 
 
 def _errored(error_type: str, message: str) -> dict[str, Any]:
