@@ -54,7 +54,7 @@ def send(queue_name: str, job_id: str, user: str, lines: list[str]) -> int:
     return len(items)
 
 
-def wait(url: str, job_id: str, user: str, timeout_s: float) -> dict[str, Any]:
+def wait(url: str, job_id: str, user: str, timeout_s: float, poll_s: float) -> dict[str, Any]:
     """Poll the jobs API until every item is final."""
     deadline = time.monotonic() + timeout_s
     with httpx2.Client(base_url=url.rstrip("/"), headers=identity(user), timeout=30) as client:
@@ -67,7 +67,7 @@ def wait(url: str, job_id: str, user: str, timeout_s: float) -> dict[str, Any]:
                     return job
             elif response.status_code != 404:  # 404 until the first item is recorded
                 raise SystemExit(f"jobs API: HTTP {response.status_code} {response.text}")
-            time.sleep(2)
+            time.sleep(poll_s)
     raise SystemExit(f"job {job_id} did not complete within {timeout_s:.0f} s")
 
 
@@ -101,13 +101,14 @@ def main(argv: list[str] | None = None) -> int:
         "--user", required=True, help="the job's owner: a local user name, or the API key's id"
     )
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait (default: %(default)s)")
+    parser.add_argument("--poll", type=float, default=5, help="seconds between polls (default: %(default)s)")
     args = parser.parse_args(argv)
 
     lines = [line for line in args.file.read_text().splitlines() if line.strip()]
     job_id = f"example-{uuid.uuid4().hex[:12]}"
     count = send(f"claude-kit-{args.env}-{args.queue}", job_id, args.user, lines)
     print(f"job {job_id}: {count} items sent", file=sys.stderr)
-    job = wait(args.url, job_id, args.user, args.timeout)
+    job = wait(args.url, job_id, args.user, args.timeout, args.poll)
     answers = results(job["results_uri"])
     for custom_id, result in sorted(answers.items()):
         if result["type"] == "succeeded":

@@ -164,6 +164,8 @@ def test_the_batch_example_sends_a_job_waits_for_it_and_prints_every_answer(
             "alice",
             "--timeout",
             "90",
+            "--poll",
+            "0.5",
         ],
         env=dict(local_stack_env.env),
     )
