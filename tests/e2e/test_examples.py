@@ -10,13 +10,16 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from batch_jobs import clients
 from local.fake_claude import Fault
 from local.stack import LocalStack
 from tests.fixtures.chat import ChatClient
+from tests.integration.batch_jobs.support import close_claude_client
 
 pytestmark = pytest.mark.slow
 
@@ -132,8 +135,18 @@ def test_the_curl_example_streams_server_sent_events_and_fails_on_a_refusal(
     assert json.loads(refused.stdout)["error"]["type"] == "unauthenticated"
 
 
+@pytest.fixture
+def batch_stack(local_stack_env: LocalStack) -> Iterator[LocalStack]:
+    """The stack's consumer and poller run in this process: their clients must be this stack's, not cached
+    from another module's."""
+    clients.reset()
+    yield local_stack_env
+    close_claude_client()
+    clients.reset()
+
+
 def test_the_batch_example_sends_a_job_waits_for_it_and_prints_every_answer(
-    local_stack_env: LocalStack, tmp_path: Path
+    batch_stack: LocalStack, tmp_path: Path
 ) -> None:
     # Given three work items
     items = tmp_path / "items.jsonl"
@@ -157,9 +170,9 @@ def test_the_batch_example_sends_a_job_waits_for_it_and_prints_every_answer(
             str(EXAMPLES / "python" / "batch.py"),
             str(items),
             "--env",
-            local_stack_env.env_name,
+            batch_stack.env_name,
             "--url",
-            local_stack_env.urls["chat API"],
+            batch_stack.urls["chat API"],
             "--user",
             "alice",
             "--timeout",
@@ -167,7 +180,7 @@ def test_the_batch_example_sends_a_job_waits_for_it_and_prints_every_answer(
             "--poll",
             "0.5",
         ],
-        env=dict(local_stack_env.env),
+        env=dict(batch_stack.env),
     )
 
     # Then the job completed and each item's answer is printed once
