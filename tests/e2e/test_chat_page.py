@@ -7,6 +7,7 @@ to `.artifacts/` (git-ignored) so a person can look at what the test saw.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -16,8 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import httpx2
 import pytest
 
+from chat_api import lifecycle
+from chat_api.app import create_app
+from chat_api.settings import ChatSettings
 from local.fake_claude import Fault
 from tests.fixtures.alert_messages import alarm_message, sns_event
 from tests.fixtures.chat import ChatClient
@@ -247,3 +252,59 @@ def test_the_api_docs_work_offline_and_try_it_out_authenticates(
     assert len(chat.fake.message_calls()) == 1
     # and nothing the page loaded came from anywhere else (no CDN)
     assert [request.url for request in requests if not request.url.startswith(origin)] == []
+
+
+@pytest.fixture
+def other_origin_api(local_stack_env: LocalStack, chat: ChatClient) -> Iterator[str]:
+    """A second chat API on this stack that allows the local chat API's origin (where the page is) only."""
+    from local.serving import BackgroundServer
+
+    settings = ChatSettings(cors_allow_origins=(local_stack_env.urls["chat API"],))
+    server = BackgroundServer(create_app(settings=settings), name="chat-api-cors")
+    url = server.start()
+    yield url
+    # The Claude clients it made belong to its event loop: it closes them, before the loop goes.
+    httpx2.post(f"{url}{lifecycle.BEFORE_CHECKPOINT_PATH}").raise_for_status()
+    server.stop()
+
+
+def test_a_page_on_an_allowed_origin_streams_from_the_api_across_origins(
+    page: Page, chat: ChatClient, local_stack_env: LocalStack, other_origin_api: str
+) -> None:
+    # Given another chat API that allows the page's origin, and Claude answers with a known text
+    chat.fake.configure(text=TEXT)
+    open_chat(page)
+
+    # When the page posts to it with the identity header (a cross-origin request the browser preflights),
+    # and a page on an origin it does not allow does the same
+    allowed = page.evaluate(CROSS_ORIGIN_CHAT, other_origin_api)
+    page.goto(local_stack_env.urls["moto (AWS)"])
+    refused = page.evaluate(CROSS_ORIGIN_CHAT, other_origin_api)
+
+    # Then the allowed page reads the whole stream, and the browser keeps the other from reading anything
+    assert allowed["status"] == 200, allowed
+    events = [
+        (re.findall(r"^event: (.*)$", frame, re.M), re.findall(r"^data: (.*)$", frame, re.M))
+        for frame in allowed["body"].split("\n\n")
+        if frame.strip()
+    ]
+    assert [name for (name,), _ in events][-1] == "done"
+    assert "".join(json.loads(data)["text"] for (name,), (data,) in events if name == "delta") == TEXT
+    assert refused == {"error": "TypeError"}
+    assert len(chat.fake.message_calls()) == 1
+
+
+CROSS_ORIGIN_CHAT = """
+async (url) => {
+  try {
+    const response = await fetch(`${url}/chat`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-kit-user-id": "alice" },
+      body: JSON.stringify({ message: "Across origins?" }),
+    });
+    return { status: response.status, body: await response.text() };
+  } catch (error) {
+    return { error: error.name };
+  }
+}
+"""
