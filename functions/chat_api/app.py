@@ -47,7 +47,7 @@ SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="The
 API_KEY_SCHEME = APIKeyHeader(
     name=API_KEY_HEADER,
     scheme_name="ApiKey",
-    description="The environment's API key (stack output ApiKeyId); API Gateway checks it.",
+    description="The environment's API key (the value of the key whose id is the stack output ApiKeyId).",
     auto_error=False,
 )
 LOCAL_USER_SCHEME = APIKeyHeader(
