@@ -74,7 +74,7 @@ def consume(
         )
 
     batches = clients.message_batches(remaining_seconds=lambda: remaining_ms() / 1000)
-    submission = BatchSubmission(intake, batches, jobs, clients.get_guards())
+    submission = BatchSubmission(intake, batches, jobs, clients.get_gate())
     response = process_partial_response(
         event, lambda record: submission.stage(inbound(record)), processor, context
     )

@@ -71,7 +71,7 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.warning(
             "Claude call refused or failed", extra={"error_type": exc.error_type, "status": exc.http_status}
         )
-        return _response(exc.http_status, exc.error_type, exc.user_message)
+        return _response(exc.http_status, exc.error_type, exc.user_message, headers=exc.response_headers())
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:

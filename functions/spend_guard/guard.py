@@ -1,6 +1,6 @@
 """Closing and reopening an environment's spending: the spend switch, the batch consumers, the brake alarms.
 
-Closed means: the switch parameter says `closed` (every `SpendSwitchGuard` refuses calls within its cache age)
+Closed means: the switch parameter says `closed` (every `SpendSwitch` refuses calls within its cache age)
 and the SQS event source mappings of the batch consumers are disabled, so queued work waits in SQS instead of
 failing. Reopening undoes both. Every step is idempotent: SNS and Lambda retry deliveries.
 """
@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from claude_kit.guardrails import SwitchState
 from claude_kit.observability import logger
+from claude_kit.spend_switch import SwitchState
 from spend_guard.notifications import AlarmNotification, BudgetNotification, parse_notification
 
 Action = Literal["closed", "reopened", "unchanged", "ignored"]
@@ -33,7 +33,7 @@ class Outcome(BaseModel):
 
 
 class SpendSwitch:
-    """The SSM parameter the `SpendSwitchGuard` of every function reads."""
+    """The SSM parameter the `SpendSwitch` of every function reads."""
 
     def __init__(self, *, ssm: Any, parameter_name: str) -> None:
         self._ssm = ssm
