@@ -6,6 +6,7 @@ under the API Gateway stage path (`https://…/dev/`) deployed.
 """
 
 # No `from __future__ import annotations`: FastAPI reads the routes' annotations at runtime.
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,6 +15,8 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
+from starlette.responses import Response
+from starlette.types import Scope
 from swagger_ui_bundle import swagger_ui_path
 
 from chat_api.identity import API_KEY_HEADER, LOCAL_USER_HEADER
@@ -24,6 +27,22 @@ STATIC_DIR = Path(__file__).parent / "static"
 SWAGGER_UI_DIR = Path(str(swagger_ui_path))
 #: The OpenAPI version the bundled Swagger UI renders (5.x: 3.0 and 3.1, not yet 3.2).
 SWAGGER_UI_OPENAPI_VERSION = "3.1.0"
+
+
+class RevalidatedFiles(StaticFiles):
+    """Static files a browser checks again on every load (their ETag makes that cheap): a deploy or a package
+    upgrade changes them under the same URL."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
 
 
 class PageLimits(BaseModel):
@@ -62,7 +81,7 @@ def install_chat_page(app: FastAPI, *, limits: Limits, local_mode: bool, api_doc
     async def page_config() -> PageConfig:
         return config
 
-    app.mount("/ui", StaticFiles(directory=STATIC_DIR), name="ui")
+    app.mount("/ui", RevalidatedFiles(directory=STATIC_DIR), name="ui")
 
 
 def install_api_docs(app: FastAPI) -> None:
@@ -84,7 +103,7 @@ def install_api_docs(app: FastAPI) -> None:
     async def docs_document() -> JSONResponse:
         return JSONResponse(swagger_ui_document(app.openapi()))
 
-    app.mount("/docs/assets", StaticFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
+    app.mount("/docs/assets", RevalidatedFiles(directory=SWAGGER_UI_DIR), name="swagger-ui")
 
 
 def swagger_ui_document(document: dict[str, Any]) -> dict[str, Any]:

@@ -135,6 +135,7 @@ class ChatApi(Construct):
             )
 
         access_logs = log_group(self, "AccessLogs", config=config)
+        browser_paths = (WEB_PAGE_PATHS if chat.web_page else ()) + (API_DOCS_PATHS if chat.api_docs else ())
         self.api = apigateway.RestApi(
             self,
             "Api",
@@ -149,6 +150,7 @@ class ChatApi(Construct):
                 # Errors only, and never request/response bodies: they are users' conversations.
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
+                method_options=self._browser_route_limits(browser_paths, config),
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
                     caller=False,
@@ -204,7 +206,7 @@ class ChatApi(Construct):
         self.add_app_route("DELETE", "/chat/{session_id}")
         self.add_app_route("GET", "/health")
         self._acknowledge_api_findings(cognito_enabled=chat.cognito_enabled)
-        for path in (WEB_PAGE_PATHS if chat.web_page else ()) + (API_DOCS_PATHS if chat.api_docs else ()):
+        for path in browser_paths:
             self._add_browser_route(path)
 
         CfnOutput(self, "ChatUrl", value=self.api.url_for_path("/chat"), description="POST messages here")
@@ -227,6 +229,21 @@ class ChatApi(Construct):
             api_key_required=True,
             authorizer=self._authorizer,  # None: API key only
         )
+
+    @staticmethod
+    def _browser_route_limits(
+        paths: tuple[str, ...], config: EnvironmentConfig
+    ) -> dict[str, apigateway.MethodDeploymentOptions]:
+        """No API key on the browser routes, so no usage plan limits them: the stage throttles each one (all
+        browsers together) at the rate one key gets, with the stage's own logging settings."""
+        limits = apigateway.MethodDeploymentOptions(
+            throttling_rate_limit=config.chat.throttle_rate_per_second,
+            throttling_burst_limit=config.chat.throttle_burst,
+            metrics_enabled=True,
+            logging_level=apigateway.MethodLoggingLevel.ERROR,
+            data_trace_enabled=False,
+        )
+        return {f"{path}/GET": limits for path in paths}  # the root's key is "//GET"
 
     def _add_browser_route(self, path: str) -> None:
         """`GET path` of the page or the docs: no API key, since a browser cannot send one when it opens a

@@ -335,6 +335,23 @@ def test_the_page_and_the_docs_open_without_a_key_where_switched_on(
             assert methods[route]["ApiKeyRequired"] is False, route
             assert methods[route]["AuthorizationType"] == "NONE", route
             assert methods[route]["Integration"]["ResponseTransferMode"] == "STREAM", route
+        # with the stage throttling each of them as the usage plan throttles one key (no key, no plan)
+        (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+        throttled = {
+            # CloudFormation's ResourcePath: "/" for the root, else "/" + the path with each "/" as "~1"
+            (
+                "GET",
+                setting["ResourcePath"]
+                if setting["ResourcePath"] == "/"
+                else setting["ResourcePath"][1:].replace("~1", "/"),
+            ): setting
+            for setting in stage["MethodSettings"]
+            if setting["HttpMethod"] == "GET"
+        }
+        assert set(throttled) == expected
+        for setting in throttled.values():
+            assert setting["ThrottlingRateLimit"] == chat.throttle_rate_per_second
+            assert setting["ThrottlingBurstLimit"] == chat.throttle_burst
 
 
 def test_cors_preflight_answers_only_the_configured_origins(snapstart: Variant) -> None:

@@ -48,6 +48,8 @@ def test_the_page_is_the_packaged_files_and_its_settings_name_the_identity_heade
     # Then it gets the files shipped in the package, which load nothing from elsewhere
     assert page.status_code == 200
     assert page.text == (STATIC_DIR / "index.html").read_text()
+    # checked again on every load, so a deploy's new files are used at once
+    assert page.headers["cache-control"] == script.headers["cache-control"] == "no-cache"
     assert script.text == (STATIC_DIR / "chat.js").read_text()
     for text in (page.text, script.text, (STATIC_DIR / "chat.css").read_text()):
         assert not re.search(r"(src|href)=\"(https?:)?//|fetch\(\"(https?:)?//|@import", text)
