@@ -37,6 +37,7 @@ def provision_chat(context: LocalContext) -> Mapping[str, str]:
         "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
         "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
         "KIT_CHAT_CORS_ALLOW_ORIGINS": json.dumps(list(chat.cors_allow_origins)),
+        "KIT_CHAT_KEEPALIVE_SECONDS": str(chat.keepalive_seconds),
         "KIT_CHAT_LOCAL_MODE": "true",
         "KIT_CHAT_WEB_PAGE": "true",
         "KIT_CHAT_API_DOCS": "true",

@@ -45,9 +45,9 @@ SSE_RESPONSE: dict[str, Any] = {
 }
 
 
-def add_event_schemas(app: FastAPI, limits: Limits) -> None:
-    """Generate the document as usual, plus the event payload schemas that `SSE_RESPONSE` refers to and
-    this deployment's limits on a chat request."""
+def add_event_schemas(app: FastAPI, limits: Limits | None = None) -> None:
+    """Generate the document as usual, plus the event payload schemas that `SSE_RESPONSE` refers to, and the
+    deployment's `limits` (message length, max_tokens cap, allowed models) on the `ChatRequest` schema."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -61,27 +61,11 @@ def add_event_schemas(app: FastAPI, limits: Limits) -> None:
             _, definitions = models_json_schema(
                 [(event, "serialization") for event in EVENTS], ref_template=_REF
             )
-            document.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
-            publish_limits(document["components"]["schemas"]["ChatRequest"], limits)
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(definitions["$defs"])
+            if limits is not None and "ChatRequest" in schemas:
+                limits.publish(schemas["ChatRequest"])
             app.openapi_schema = document
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document
-
-
-def publish_limits(chat_request: dict[str, Any], limits: Limits) -> None:
-    """The deployment's limits (settings, known when the app starts) as JSON Schema keywords on the request
-    model's fields, so clients and Swagger UI see them; `Limits.problems` enforces the same values."""
-    fields = chat_request["properties"]
-    _constrain(fields, "message", maxLength=limits.message_max_chars)
-    _constrain(fields, "system", maxLength=limits.message_max_chars)
-    _constrain(fields, "max_tokens", maximum=limits.max_tokens_cap)
-    _constrain(fields, "model", enum=list(limits.allowed_models))
-
-
-def _constrain(fields: dict[str, Any], name: str, **keywords: Any) -> None:
-    """Add keywords to a field's schema, or to its non-null branch when the field is optional."""
-    field = fields.get(name, {})
-    branches = [branch for branch in field.get("anyOf", [field]) if branch.get("type") != "null"]
-    for branch in branches:
-        branch.update(keywords)

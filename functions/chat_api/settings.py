@@ -26,6 +26,9 @@ class ChatSettings(KitSettings):
     web_page: bool = False
     #: Serve the API docs (`GET /docs`, Swagger UI from an installed package): config `chat.api_docs`.
     api_docs: bool = False
+    #: Seconds without a byte after which the event stream writes a `: keep-alive` comment line, well under
+    #: API Gateway's 5-minute idle close of a REGIONAL streaming response (cdk.json chat.keepalive_seconds).
+    keepalive_seconds: Annotated[float, Field(gt=0, le=240)] = 30.0
 
 
 @cache

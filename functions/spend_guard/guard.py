@@ -30,6 +30,8 @@ class Outcome(BaseModel):
     state: SwitchState | None = None
     #: Event source mappings whose `Enabled` flag this call changed.
     mappings_changed: tuple[str, ...] = ()
+    #: Brake alarms that could not be re-armed because they do not exist (renamed or deleted by hand).
+    missing_alarms: tuple[str, ...] = ()
 
 
 class SpendSwitch:
@@ -148,14 +150,19 @@ class SpendGuard:
             state = SwitchState(state="open", reason=reason, changed_at=self._now(), changed_by=by)
             self._switch.write(state)
         changed = self._consumers.set_enabled(True)
-        if rearm_alarms:
-            self._rearm(reason)
+        missing = self._rearm(reason) if rearm_alarms else ()
         action: Action = "reopened" if current.closed else "unchanged"
         logger.info(
             "Spend switch open",
             extra={"reason": reason, "by": by, "action": action, "mappings_enabled": changed},
         )
-        return Outcome(action=action, detail=reason, state=state, mappings_changed=tuple(changed))
+        return Outcome(
+            action=action,
+            detail=reason + _missing_note(missing),
+            state=state,
+            mappings_changed=tuple(changed),
+            missing_alarms=missing,
+        )
 
     def daily_reopen(self) -> Outcome:
         """A new day: the brake alarms start over, and a switch a brake alarm closed opens again."""
@@ -165,19 +172,36 @@ class SpendGuard:
         if not current.closed:
             # A retried run whose first attempt opened the switch but failed to resume the consumers.
             self._consumers.set_enabled(True)
-        self._rearm("daily automatic re-arm")
-        return _ignored(f"switch is {current.state} (changed by {current.changed_by}): left as it is")
+        missing = self._rearm("daily automatic re-arm")
+        detail = f"switch is {current.state} (changed by {current.changed_by}): left as it is"
+        return _ignored(detail + _missing_note(missing)).model_copy(update={"missing_alarms": missing})
 
     def status(self) -> Outcome:
         return Outcome(action="unchanged", detail="status", state=self._switch.read())
 
-    def _rearm(self, reason: str) -> None:
+    def _rearm(self, reason: str) -> tuple[str, ...]:
+        """Set each brake alarm to OK; returns those that do not exist, after re-arming all the others.
+
+        A missing alarm (deleted or renamed outside the stack) must not stop the reopen halfway, nor go
+        unnoticed: it is skipped, logged as a warning, and named in the outcome.
+        """
+        missing = []
         for name in self._brake_alarms:
-            self._cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason)
+            try:
+                self._cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason)
+            except self._cloudwatch.exceptions.ResourceNotFound:
+                missing.append(name)
+        if missing:
+            logger.warning("Brake alarms missing: not re-armed", extra={"alarms": missing})
+        return tuple(missing)
 
 
 def _alarm(name: str) -> str:
     return f"alarm:{name}"
+
+
+def _missing_note(missing: Sequence[str]) -> str:
+    return f"; brake alarms not found, not re-armed: {', '.join(missing)}" if missing else ""
 
 
 def _ignored(detail: str) -> Outcome:
