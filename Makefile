@@ -78,7 +78,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy app.py infra functions local ops tests
+	$(PY) -m mypy app.py infra functions local ops tests examples
 
 test: install check-bundling lint typecheck
 	$(PY) -m pytest

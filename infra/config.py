@@ -118,6 +118,10 @@ class ChatConfig(_Strict):
     daily_request_quota: PositiveInt = 10_000
     cognito_enabled: bool = False
     cors_allow_origins: tuple[str, ...] = ()
+    #: Serve the browser chat page at the stage's root (`GET /`, `/ui/…`); the page asks for the API key.
+    web_page: bool = False
+    #: Serve the API docs (Swagger UI at `/docs`, `/openapi.json`); "Try it out" asks for the API key.
+    api_docs: bool = False
     message_max_chars: PositiveInt = 32_000
     session_ttl_days: PositiveInt = 30
     #: The server-side system prompt of every chat call: inline, or a file under functions/ (shipped with the

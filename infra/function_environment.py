@@ -47,6 +47,10 @@ def chat_environment(config: EnvironmentConfig, *, sessions_table: str) -> dict[
     }
     if chat.cors_allow_origins:
         environment["KIT_CHAT_CORS_ALLOW_ORIGINS"] = json.dumps(list(chat.cors_allow_origins))
+    if chat.web_page:
+        environment["KIT_CHAT_WEB_PAGE"] = "true"
+    if chat.api_docs:
+        environment["KIT_CHAT_API_DOCS"] = "true"
     if chat.system_prompt is not None:
         environment["KIT_CHAT_SYSTEM_PROMPT"] = chat.system_prompt
     if chat.system_prompt_file is not None:

@@ -28,11 +28,15 @@ def create_sessions_table(dynamodb: Any, name: str = SESSIONS_TABLE) -> None:
 
 
 def provision_chat(context: LocalContext) -> Mapping[str, str]:
-    """The sessions table, and the chat settings the construct sets (limits, CORS, the server prompt)."""
+    """The sessions table, and the chat settings the construct sets (limits, CORS, the server prompt). The
+    chat page and the API docs are always on here, whatever the environment deploys: they are how a developer
+    tries the API."""
     create_sessions_table(context.client("dynamodb"))
     return {
         **chat_environment(context.config, sessions_table=SESSIONS_TABLE),
         "KIT_CHAT_LOCAL_MODE": "true",
+        "KIT_CHAT_WEB_PAGE": "true",
+        "KIT_CHAT_API_DOCS": "true",
     }
 
 

@@ -203,6 +203,7 @@ def banner(stack: LocalStack, *, state_path: Path | None = None) -> str:
         faults_url = f"{stack.urls['fake Claude']}/_fake/faults"
         lines.append(f"  faults         curl -X POST {faults_url} -d '[\"overloaded\"]'")
     if chat := stack.urls.get("chat API"):
+        lines.append(f"  chat page      {chat}/  (API docs: {chat}/docs)")
         lines.append(
             f"  try it         curl -N {chat}/chat -H 'content-type: application/json'"
             " -H 'x-kit-user-id: alice' -d '{\"message\": \"Hello\"}'"

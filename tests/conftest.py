@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.fake_claude",
     "tests.fixtures.local_stack",
     "tests.fixtures.chat",
+    "tests.fixtures.spend_guard",
 ]
 
 # Placeholder credentials only: moto accepts anything, and nothing here may reach real AWS or Anthropic.

@@ -11,9 +11,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing, asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Path, Request, Response, status
+from fastapi import Depends, FastAPI, Path, Request, Response, Security, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.security import APIKeyHeader
 from fastapi.sse import format_sse_event
 from starlette.background import BackgroundTask
 
@@ -21,7 +22,7 @@ from chat_api import lifecycle
 from chat_api.conversation import Conversation, get_conversation
 from chat_api.errors import InvalidRequestError
 from chat_api.http_errors import INTERNAL_ERROR_MESSAGE, error_responses, install_error_handlers
-from chat_api.identity import Caller, identify
+from chat_api.identity import API_KEY_HEADER, LOCAL_USER_HEADER, Caller, identify
 from chat_api.jobs_routes import jobs_router
 from chat_api.json_body import StrictJsonRoute
 from chat_api.keepalive import KeepAliveEventSourceResponse
@@ -38,12 +39,28 @@ from chat_api.models import (
 )
 from chat_api.openapi import SSE_RESPONSE, add_event_schemas
 from chat_api.settings import ChatSettings, get_chat_settings
+from chat_api.web import install_api_docs, install_chat_page
 from claude_kit.observability import logger
 from claude_kit.reservation import Reservation
 from claude_kit.settings import RuntimeSettings, get_settings
 from claude_kit.user_quota import REMAINING_HEADER
 
 SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="The session's id (UUID).")]
+
+#: How a caller identifies itself, as the OpenAPI document (and so Swagger UI's "Authorize") shows it. The
+#: app reads neither value: API Gateway checks the key; `identify` reads its verdict (locally, the header).
+API_KEY_SCHEME = APIKeyHeader(
+    name=API_KEY_HEADER,
+    scheme_name="ApiKey",
+    description="The environment's API key (the value of the key whose id is the stack output ApiKeyId).",
+    auto_error=False,
+)
+LOCAL_USER_SCHEME = APIKeyHeader(
+    name=LOCAL_USER_HEADER,
+    scheme_name="LocalUser",
+    description="`make local` only: any user name (letters, digits, `._@:+-`), standing in for the API key.",
+    auto_error=False,
+)
 
 
 def create_app(
@@ -62,6 +79,9 @@ def create_app(
         title="Claude chat",
         version="1.0.0",
         description="Chat with Claude: answers stream as server-sent events. Errors share one JSON shape.",
+        # Swagger UI is served from an installed package (chat_api/web.py), not FastAPI's CDN default.
+        docs_url=None,
+        redoc_url=None,
     )
     # Before any route is added: a body that cannot be read gets a 400 saying why.
     app.router.route_class = StrictJsonRoute
@@ -72,10 +92,13 @@ def create_app(
             CORSMiddleware,
             allow_origins=list(settings.cors_allow_origins),
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Content-Type", "Authorization", "X-Api-Key"],
+            # The identity header the callers send: the API key, or locally the user name.
+            allow_headers=["Content-Type", "Authorization", "X-Api-Key"]
+            + ([LOCAL_USER_HEADER] if settings.local_mode else []),
         )
+    credential = LOCAL_USER_SCHEME if settings.local_mode else API_KEY_SCHEME
 
-    def caller(request: Request) -> Caller:
+    def caller(request: Request, _credential: Annotated[str | None, Security(credential)]) -> Caller:
         return identify(request.headers, local_mode=settings.local_mode)
 
     CallerDep = Annotated[Caller, Depends(caller)]
@@ -140,6 +163,10 @@ def create_app(
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     app.include_router(jobs_router(caller))
+    if settings.web_page:
+        install_chat_page(app, limits=limits, local_mode=settings.local_mode, api_docs=settings.api_docs)
+    if settings.api_docs:
+        install_api_docs(app)
     return app
 
 

@@ -18,6 +18,8 @@ from chat_api.errors import UnauthenticatedError
 
 REQUEST_CONTEXT_HEADER = "x-amzn-request-context"
 LOCAL_USER_HEADER = "x-kit-user-id"
+#: The header API Gateway reads the API key from (the app never sees the key checked: the gateway does it).
+API_KEY_HEADER = "x-api-key"
 _LOCAL_USER_ID = re.compile(r"^[A-Za-z0-9._@:+-]{1,128}$")
 
 

@@ -22,6 +22,10 @@ class ChatSettings(KitSettings):
     #: identity comes from the API Gateway authorizer and this stays off.
     local_mode: bool = False
     cors_allow_origins: tuple[str, ...] = ()
+    #: Serve the browser chat page (`GET /`, `/ui/…`): config `chat.web_page`; always on in `make local`.
+    web_page: bool = False
+    #: Serve the API docs (`GET /docs`, Swagger UI from an installed package): config `chat.api_docs`.
+    api_docs: bool = False
     #: Seconds without a byte after which the event stream writes a `: keep-alive` comment line, well under
     #: API Gateway's 5-minute idle close of a REGIONAL streaming response (cdk.json chat.keepalive_seconds).
     keepalive_seconds: Annotated[float, Field(gt=0, le=240)] = 30.0

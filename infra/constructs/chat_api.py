@@ -38,6 +38,9 @@ SNAPSTART_AFTER_RESTORE_PATH = "/_lwa/snapstart/after-restore"
 STREAM_TIMEOUT = Duration.minutes(15)
 #: The alias API Gateway invokes when SnapStart or provisioned concurrency needs a published version.
 LIVE_ALIAS = "live"
+#: The app's browser routes (functions/chat_api/web.py), each behind its switch: static files, no user data.
+WEB_PAGE_PATHS = ("/", "/ui/{proxy+}")
+API_DOCS_PATHS = ("/docs", "/docs/{proxy+}", "/openapi.json")
 
 
 class ChatApi(Construct):
@@ -124,6 +127,7 @@ class ChatApi(Construct):
             )
 
         access_logs = log_group(self, "AccessLogs", config=config)
+        browser_paths = (WEB_PAGE_PATHS if chat.web_page else ()) + (API_DOCS_PATHS if chat.api_docs else ())
         self.api = apigateway.RestApi(
             self,
             "Api",
@@ -138,6 +142,7 @@ class ChatApi(Construct):
                 # Errors only, and never request/response bodies: they are users' conversations.
                 logging_level=apigateway.MethodLoggingLevel.ERROR,
                 data_trace_enabled=False,
+                method_options=self._browser_route_limits(browser_paths, config),
                 access_log_destination=apigateway.LogGroupLogDestination(access_logs),
                 access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
                     caller=False,
@@ -203,8 +208,14 @@ class ChatApi(Construct):
             source_arn=self.api.arn_for_execute_api(),
         )
         self._acknowledge_api_findings(cognito_enabled=chat.cognito_enabled)
+        for path in browser_paths:
+            self._add_browser_route(path)
 
         CfnOutput(self, "ChatUrl", value=self.api.url_for_path("/chat"), description="POST messages here")
+        if chat.web_page:
+            CfnOutput(self, "PageUrl", value=self.api.url_for_path("/"), description="The chat page")
+        if chat.api_docs:
+            CfnOutput(self, "DocsUrl", value=self.api.url_for_path("/docs"), description="The API docs")
         CfnOutput(
             self,
             "ApiKeyId",
@@ -220,6 +231,41 @@ class ChatApi(Construct):
             api_key_required=True,
             authorizer=self._authorizer,  # None: API key only
         )
+
+    @staticmethod
+    def _browser_route_limits(
+        paths: tuple[str, ...], config: EnvironmentConfig
+    ) -> dict[str, apigateway.MethodDeploymentOptions]:
+        """No API key on the browser routes, so no usage plan limits them: the stage throttles each one (all
+        browsers together) at the rate one key gets, with the stage's own logging settings."""
+        limits = apigateway.MethodDeploymentOptions(
+            throttling_rate_limit=config.chat.throttle_rate_per_second,
+            throttling_burst_limit=config.chat.throttle_burst,
+            metrics_enabled=True,
+            logging_level=apigateway.MethodLoggingLevel.ERROR,
+            data_trace_enabled=False,
+        )
+        return {f"{path}/GET": limits for path in paths}  # the root's key is "//GET"
+
+    def _add_browser_route(self, path: str) -> None:
+        """`GET path` of the page or the docs: no API key, since a browser cannot send one when it opens a
+        URL. They are the function's static files and the API's description; every call they make to the
+        API still needs the key (and the Cognito token when that is on)."""
+        method = self.api.root.resource_for_path(path).add_method(
+            "GET",
+            self._integration,
+            api_key_required=False,
+            authorization_type=apigateway.AuthorizationType.NONE,
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                method,
+                rule,
+                reason=(
+                    "Serves the chat page or the API docs, static files without user data, to a browser that "
+                    "cannot send an API key when it opens a URL; every API route they call needs the key."
+                ),
+            )
 
     @staticmethod
     def _environment(config: EnvironmentConfig, table_name: str) -> dict[str, str]:

@@ -115,12 +115,21 @@ def dashboard(view: TemplateView) -> Item:
 def api_auth_and_throttling(view: TemplateView) -> Item:
     title = "API authentication and throttling"
     methods = view.resources("AWS::ApiGateway::Method")
+    # The chat page's and the docs' routes (chat.web_page, chat.api_docs) are open on purpose, each
+    # throttled by the stage instead of a usage plan: an open method passes only when the stage throttles it.
+    stage_throttled = {
+        (setting.get("ResourcePath"), setting.get("HttpMethod"))
+        for stage in view.resources("AWS::ApiGateway::Stage").values()
+        for setting in stage.get("MethodSettings", [])
+        if setting.get("ThrottlingRateLimit")
+    }
     open_methods = [
         short_id(lid)
         for lid, props in methods.items()
         if props.get("HttpMethod") != "OPTIONS"
         and not props.get("ApiKeyRequired")
         and props.get("AuthorizationType", "NONE") == "NONE"
+        and (_resource_path(view, props.get("ResourceId")), props.get("HttpMethod")) not in stage_throttled
     ]
     plans = view.resources("AWS::ApiGateway::UsagePlan").values()
     throttled = [
@@ -143,9 +152,23 @@ def api_auth_and_throttling(view: TemplateView) -> Item:
         Dimension.SCALABILITY,
         title,
         Status.PASS,
-        f"{len(methods)} methods need an {auth}; usage plan {chat.throttle_rate_per_second:g} req/s, burst "
-        f"{chat.throttle_burst}, {chat.daily_request_quota} requests/day",
+        f"{len(methods) - len(stage_throttled)} methods need an {auth}"
+        f" ({len(stage_throttled)} browser routes open, throttled by the stage); usage plan "
+        f"{chat.throttle_rate_per_second:g} req/s, burst {chat.throttle_burst}, "
+        f"{chat.daily_request_quota} requests/day",
     )
+
+
+def _resource_path(view: TemplateView, resource_id: object) -> str:
+    """A method's resource path as a stage's MethodSettings write it: `/` for the root, else `/` followed by
+    the path with each `/` as `~1` (`/~1ui~1{proxy+}`)."""
+    resources = view.resources("AWS::ApiGateway::Resource")
+    parts: list[str] = []
+    while isinstance(resource_id, dict) and resource_id.get("Ref") in resources:
+        props = resources[resource_id["Ref"]]
+        parts.insert(0, str(props.get("PathPart")))
+        resource_id = props.get("ParentId")
+    return "/" + "~1".join(["", *parts]) if parts else "/"
 
 
 def rate_limit_handling(view: TemplateView) -> Item:

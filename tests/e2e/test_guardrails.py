@@ -3,45 +3,16 @@ notification, makes it answer 503; a user over their daily allowance gets 429. N
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import boto3
-import pytest
 
 from local.stack import LocalStack
-from spend_guard import handler as guard_handler
-from spend_guard.settings import get_guard_settings
-from tests.fixtures.alert_messages import ALERT_TOPIC_ARN, alarm_message, sns_event
+from tests.fixtures.alert_messages import alarm_message, sns_event
 from tests.fixtures.chat import ChatClient
-
-BRAKE_ALARM = "claude-kit-local-daily-cost"
-
-
-class LambdaContext:
-    function_name = "claude-kit-local-spend-guard"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:claude-kit-local-spend-guard"
-    aws_request_id = "0d1f4e3a-5b6c-4d7e-8f90-a1b2c3d4e5f6"
-
-
-@pytest.fixture
-def spend_guard(local_stack_env: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The guard function's handler, set up as the construct sets it up, on the local stack's AWS."""
-    monkeypatch.setenv("KIT_SPEND_GUARD_ALARM_NAMES", json.dumps([BRAKE_ALARM]))
-    monkeypatch.setenv("KIT_SPEND_GUARD_TOPIC_ARN", ALERT_TOPIC_ARN)
-    get_guard_settings.cache_clear()
-    guard_handler.get_spend_guard.cache_clear()
-    yield guard_handler.handler
-    # Whatever the test did, the session's stack goes on with an open switch.
-    guard_handler.handler(
-        {"action": "reopen", "reason": "test over", "requested_by": "tests"}, LambdaContext()
-    )
-    get_guard_settings.cache_clear()
-    guard_handler.get_spend_guard.cache_clear()
+from tests.fixtures.spend_guard import BRAKE_ALARM, LambdaContext
 
 
 def test_the_daily_cost_alarm_makes_the_chat_api_answer_503_without_calling_claude(

@@ -18,7 +18,7 @@ from chat_api.app import create_app
 from chat_api.settings import ChatSettings
 from infra.config import ChatConfig, EnvironmentConfig, SecretConfig
 from infra.constructs.api_key_secret import ApiKeySecret
-from infra.constructs.chat_api import ChatApi
+from infra.constructs.chat_api import API_DOCS_PATHS, WEB_PAGE_PATHS, ChatApi
 from infra.nag import add_nag_checks
 from tests.infra.conftest import SynthesizedEnvironment, actions, resources, role_statements, synth_context
 
@@ -236,6 +236,7 @@ class Variant:
     stack: Stack
     template: Template
     chat: ChatApi
+    chat_config: ChatConfig
 
 
 def synthesize_variant(tmp_path_factory: pytest.TempPathFactory, chat: ChatConfig) -> Variant:
@@ -249,14 +250,20 @@ def synthesize_variant(tmp_path_factory: pytest.TempPathFactory, chat: ChatConfi
     construct = ChatApi(
         stack, "Chat", env_name="test", config=config, api_key_secret=secret, claude_environment={}
     )
-    return Variant(stack, Template.from_stack(stack), construct)
+    return Variant(stack, Template.from_stack(stack), construct, chat)
 
 
 @pytest.fixture(scope="module")
 def snapstart(tmp_path_factory: pytest.TempPathFactory) -> Variant:
     return synthesize_variant(
         tmp_path_factory,
-        ChatConfig(snapstart=True, cognito_enabled=True, cors_allow_origins=("https://chat.example.com",)),
+        ChatConfig(
+            snapstart=True,
+            cognito_enabled=True,
+            cors_allow_origins=("https://chat.example.com",),
+            web_page=True,
+            api_docs=True,
+        ),
     )
 
 
@@ -305,9 +312,51 @@ def test_provisioned_concurrency_keeps_the_live_alias_warm(provisioned: Variant)
 
 def test_with_cognito_every_route_needs_a_user_pool_token_as_well_as_an_api_key(snapstart: Variant) -> None:
     for route, method in app_methods(snapstart.template).items():
+        if route[1] in WEB_PAGE_PATHS + API_DOCS_PATHS:
+            continue  # the browser routes: see the next test
         assert method["AuthorizationType"] == "COGNITO_USER_POOLS", route
         assert method["ApiKeyRequired"] is True, route
     snapstart.template.has_resource_properties("AWS::Cognito::UserPool", {"MfaConfiguration": "ON"})
+
+
+def test_the_page_and_the_docs_open_without_a_key_where_switched_on(
+    env: SynthesizedEnvironment, snapstart: Variant
+) -> None:
+    browser_routes = {("GET", path) for path in WEB_PAGE_PATHS + API_DOCS_PATHS}
+    # Given an environment of cdk.json, and a variant with both switches on
+    for template, chat in ((env.template, env.config.chat), (snapstart.template, snapstart.chat_config)):
+        methods = app_methods(template)
+        _, function = chat_function(template)
+        variables = function["Environment"]["Variables"]
+        # Then the page's and the docs' routes exist exactly when switched on, and the app serves them
+        expected = {("GET", path) for path in WEB_PAGE_PATHS if chat.web_page} | {
+            ("GET", path) for path in API_DOCS_PATHS if chat.api_docs
+        }
+        assert set(methods) & browser_routes == expected
+        assert variables.get("KIT_CHAT_WEB_PAGE") == ("true" if chat.web_page else None)
+        assert variables.get("KIT_CHAT_API_DOCS") == ("true" if chat.api_docs else None)
+        # and a browser opens them without an API key or a token, streamed from the same function
+        for route in expected:
+            assert methods[route]["ApiKeyRequired"] is False, route
+            assert methods[route]["AuthorizationType"] == "NONE", route
+            assert methods[route]["Integration"]["ResponseTransferMode"] == "STREAM", route
+        # with the stage throttling each of them as the usage plan throttles one key (no key, no plan)
+        (stage,) = resources(template, "AWS::ApiGateway::Stage").values()
+        throttled = {
+            # CloudFormation's ResourcePath: "/" for the root, else "/" + the path with each "/" as "~1"
+            (
+                "GET",
+                setting["ResourcePath"]
+                if setting["ResourcePath"] == "/"
+                else setting["ResourcePath"][1:].replace("~1", "/"),
+            ): setting
+            for setting in stage["MethodSettings"]
+            if setting["HttpMethod"] == "GET"
+        }
+        assert set(throttled) == expected
+        for setting in throttled.values():
+            assert setting["ThrottlingRateLimit"] == chat.throttle_rate_per_second
+            assert setting["ThrottlingBurstLimit"] == chat.throttle_burst
 
 
 def test_cors_preflight_answers_only_the_configured_origins(snapstart: Variant) -> None:
