@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from claude_kit.calls import ClaudeResult
@@ -87,11 +87,19 @@ class ClaudeStreamInterruptedError(ClaudeError):
 
 
 class SpendGuardClosedError(ClaudeError):
-    """The spend guard has stopped Claude calls until the budget period resets or an operator reopens it."""
+    """The spend guard has stopped Claude calls until the budget period resets or an operator reopens it.
+
+    `reason` is the switch's reason code (claude_kit.spend_reasons) when the raiser knows it; the chat API
+    words its 503 from it.
+    """
 
     error_type = "spend_guard_closed"
-    user_message = "The service is paused: its daily (or monthly) budget has been reached"
+    user_message = "The service is paused by its spend guard"
     http_status = 503
+
+    def __init__(self, detail: str, *, reason: str | None = None, **kwargs: Any) -> None:
+        super().__init__(detail, **kwargs)
+        self.reason = reason
 
 
 class QuotaExceededError(ClaudeError):
