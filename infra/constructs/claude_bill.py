@@ -154,7 +154,7 @@ class ClaudeBill(Construct):
                         slug="reported-monthly-claude-cost",
                         description=(
                             "Anthropic's reported month-to-date Claude cost for this key is "
-                            f"above {alerts.claude_monthly_usd} USD (alerts.claude_monthly_usd): the real bill."
+                            f"above {alerts.claude_monthly_usd} USD (alerts.claude_monthly_usd): the bill."
                         ),
                         metric=claude_metric(
                             "ReportedMonthToDateCostUSD",
