@@ -100,6 +100,13 @@ class KitStack(Stack):
             if alerts.spend_guard_enabled
             else None
         )
+        if self.spend_guard and alerts.spend_guard_cancel_batches:
+            # Closing also cancels Message Batches in flight: the guard reads open batches, calls Claude.
+            for name, value in self.claude_environment.items():
+                self.spend_guard.function.add_environment(name, value)
+            self.spend_guard.function.add_environment("KIT_SPEND_GUARD_CANCEL_BATCHES", "true")
+            self.api_key_secret.grant_read(self.spend_guard.function)
+            self.batch.attach_open_batches_reader(self.spend_guard.function)
         self.claude_bill = ClaudeBill(
             self,
             "ClaudeBill",

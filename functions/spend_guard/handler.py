@@ -47,7 +47,15 @@ def get_spend_guard() -> SpendGuard:
         budget_name=settings.spend_guard_budget_name,
         topic_arn=settings.spend_guard_topic_arn,
         auto_reopen=settings.spend_guard_auto_reopen,
+        cancel_batches=_cancel_batches if settings.spend_guard_cancel_batches else None,
     )
+
+
+def _cancel_batches() -> list[str]:
+    from batch_jobs import clients
+    from spend_guard.batches import cancel_open_batches
+
+    return cancel_open_batches(clients.get_job_store(), clients.message_batches())
 
 
 def run(command: GuardCommand, guard: SpendGuard) -> Outcome:

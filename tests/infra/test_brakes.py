@@ -168,3 +168,24 @@ def test_with_an_admin_key_the_bill_reads_its_own_secret_and_alarms_on_drift(tmp
     assert (drift["MetricName"], drift["Threshold"]) == ("CostDriftPercent", 7)
     reported = alarm(template, "claude-kit-dev-reported-monthly-claude-cost")
     assert reported["MetricName"] == "ReportedMonthToDateCostUSD"
+
+
+def test_batch_cancelling_gives_the_guard_the_key_and_the_open_batches(tmp_path_factory) -> None:
+    # Given dev with alerts.spend_guard_cancel_batches on
+    base = load_environment(CDK_CONTEXT["environments"], "dev")
+    config = base.model_copy(
+        update={"alerts": base.alerts.model_copy(update={"spend_guard_cancel_batches": True})}
+    )
+    app = App(context=synth_context(), outdir=str(tmp_path_factory.mktemp("cdk-cancel")))
+    template = Template.from_stack(add_environment(app, env_name="dev", config=config))
+    # Then the guard knows to cancel, where the key and the jobs table are, and may read both
+    (guard,) = [
+        props
+        for props in resources(template, "AWS::Lambda::Function").values()
+        if props.get("FunctionName") == "claude-kit-dev-spend-guard"
+    ]
+    variables = guard["Environment"]["Variables"]
+    assert variables["KIT_SPEND_GUARD_CANCEL_BATCHES"] == "true"
+    assert {"KIT_API_KEY_SECRET_NAME", "KIT_JOBS_TABLE"} <= set(variables)
+    statements = _statements(template, "AWS::IAM::Policy")
+    assert [s for s in statements if s["Action"] == "dynamodb:Query" and "/index/" in str(s["Resource"])]
