@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 CDK := npx --no-install cdk
 
-.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench clean
+.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench mutation clean
 
 $(STAMP): functions/requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -63,5 +63,10 @@ deploy: install
 bench: $(STAMP)
 	$(PY) -m scripts.bench
 
+# Mutation testing of the money path (pricing, worst case, quota, reservation, retry, token estimates); not in
+# `make test`: it runs the money tests once per mutant. Prints a score per module; fails under 90 %.
+mutation: $(STAMP)
+	$(PY) -m scripts.mutation
+
 clean:
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache mutants

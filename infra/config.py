@@ -55,8 +55,14 @@ class ClaudeConfig(_Strict):
     max_tokens_cap: PositiveInt = 4096
     context_max_turns: PositiveInt = 40
     context_max_tokens: PositiveInt = 100_000
-    #: Prices override (USD per million tokens) merged over functions/claude_kit/data/models.json.
+    #: Prices override (USD per million tokens) merged over functions/claude_kit/data/models.json, e.g.
+    #: {"claude-sonnet-5": {"input": 3.0, "output": 15.0}} if your invoices show the disputed higher price.
     price_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)
+    #: Chat streams: retry waits never end later than this after the request began (null: no limit).
+    first_token_deadline_seconds: PositiveFloat | None = 30.0
+    #: Retry attempts that may have been billed without an answer (a whole message's read timeout). Off:
+    #: such a retry can bill twice; on: each one is counted in AmbiguousAttempts and PossiblyBilledCostUSD.
+    retry_ambiguous: bool = False
 
     @model_validator(mode="after")
     def _models_allowed(self) -> ClaudeConfig:

@@ -114,7 +114,10 @@ def claude_environment(config: EnvironmentConfig, *, api_key_secret_name: str) -
         "KIT_MAX_TOKENS_CAP": str(claude.max_tokens_cap),
         "KIT_CONTEXT_MAX_TURNS": str(claude.context_max_turns),
         "KIT_CONTEXT_MAX_TOKENS": str(claude.context_max_tokens),
+        "KIT_RETRY_AMBIGUOUS": json.dumps(claude.retry_ambiguous),
     }
+    if claude.first_token_deadline_seconds is not None:
+        environment["KIT_FIRST_TOKEN_DEADLINE_SECONDS"] = str(claude.first_token_deadline_seconds)
     if claude.fallback_model:
         environment["KIT_FALLBACK_MODEL"] = claude.fallback_model
     if claude.price_overrides:

@@ -359,7 +359,7 @@ class BatchQueueServices:
     def _switch_closed(self, *, ssm: Any, name: str | None) -> bool:
         if not self.pause_with_switch or name is None:
             return False
-        from claude_kit.guardrails import SwitchState
+        from claude_kit.spend_switch import SwitchState
 
         return SwitchState.parse(ssm.get_parameter(Name=name)["Parameter"]["Value"]).closed
 

@@ -1,12 +1,12 @@
 """Clients and stores of the batch functions, created once per container (or CLI run) on first use.
 
 The AWS and Anthropic clients come from claude_kit. Tests call `reset()` after changing the environment, and
-may replace `get_retry_policy` (sleeps) or `get_guards`.
+may replace `get_retry_policy` (sleeps) or `get_gate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from functools import cache
 
 from batch_jobs.completion import CompletionEvents
@@ -17,7 +17,7 @@ from batch_jobs.store import JobStore
 from claude_kit import aws
 from claude_kit.aws import aws_client, dynamodb_table
 from claude_kit.clients import get_clients
-from claude_kit.guardrails import CallGuard, get_call_guards
+from claude_kit.reservation import SpendGate, get_spend_gate
 from claude_kit.retry import RetryPolicy
 from claude_kit.service import ClaudeService
 from claude_kit.settings import get_settings
@@ -53,16 +53,16 @@ def get_retry_policy() -> RetryPolicy:
     return RetryPolicy.from_settings(get_settings())
 
 
-def get_guards() -> Sequence[CallGuard]:
-    """The guards the stack turns on for this function (spend switch, per-user quota)."""
-    return get_call_guards()
+def get_gate() -> SpendGate:
+    """The brakes the stack turns on for this function (spend switch, per-user quota)."""
+    return get_spend_gate()
 
 
 @cache
 def get_service() -> ClaudeService:
     """Realtime mode's service: the kit's retry policy, telemetry and guards."""
     return ClaudeService(
-        clients=get_clients(), settings=get_settings(), guards=get_guards(), retry_policy=get_retry_policy()
+        clients=get_clients(), settings=get_settings(), gate=get_gate(), retry_policy=get_retry_policy()
     )
 
 
@@ -74,6 +74,6 @@ def message_batches(remaining_seconds: Callable[[], float] | None = None) -> Mes
 def reset() -> None:
     """Forget every cached client, store and setting (tests; a CLI switching environments)."""
     factories = (get_job_store, get_result_store, get_completion_events, get_retry_policy, get_service)
-    for factory in (*factories, get_batch_settings, get_settings, get_clients, get_call_guards):
+    for factory in (*factories, get_batch_settings, get_settings, get_clients, get_spend_gate):
         factory.cache_clear()
     aws.reset()

@@ -47,7 +47,7 @@ def consume(
     event: dict[str, Any], context: LambdaContext, settings: BatchSettings
 ) -> PartialItemFailureResponse:
     """The handler's work for the queue `settings` names (the local stack runs one per queue, in-process)."""
-    if (closed := spend_pause.closed_switch(clients.get_guards())) is not None:
+    if (closed := spend_pause.closed_switch(clients.get_gate())) is not None:
         return spend_pause.hold_records(event, settings, closed)  # queued work waits, receives unspent
     remaining_ms = context.get_remaining_time_in_millis
     # One processor per invocation: it holds the invocation's failures, and the local stack runs one consumer
@@ -76,7 +76,7 @@ def consume(
         )
 
     batches = clients.message_batches(remaining_seconds=lambda: remaining_ms() / 1000)
-    submission = BatchSubmission(intake, batches, jobs, clients.get_guards())
+    submission = BatchSubmission(intake, batches, jobs, clients.get_gate())
     response = process_partial_response(
         event, lambda record: submission.stage(inbound(record)), processor, context
     )

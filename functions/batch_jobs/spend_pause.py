@@ -15,7 +15,7 @@ table's claim skips a finished item.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -23,9 +23,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from batch_jobs.enqueue import resolve_queue_url
 from batch_jobs.settings import BatchSettings
 from claude_kit.aws import aws_client
-from claude_kit.guardrails import CallGuard, SpendSwitchGuard, SwitchState
 from claude_kit.observability import logger
+from claude_kit.reservation import SpendGate
 from claude_kit.spend_reasons import SPEND_REASONS
+from claude_kit.spend_switch import SwitchState
 from claude_kit.telemetry import record_count
 
 #: SQS's limit on `DelaySeconds` and on entries per SendMessageBatch.
@@ -33,13 +34,12 @@ MAX_DELAY_SECONDS = 900
 _SEND_BATCH = 10
 
 
-def closed_switch(guards: Sequence[CallGuard]) -> SwitchState | None:
-    """The switch's state if this function obeys one and it is closed (the guard's cached reading)."""
-    for guard in guards:
-        if isinstance(guard, SpendSwitchGuard):
-            state = guard.state()
-            return state if state.closed else None
-    return None
+def closed_switch(gate: SpendGate) -> SwitchState | None:
+    """The switch's state if this function obeys one and it is closed (its cached reading)."""
+    if gate.switch is None:
+        return None
+    state = gate.switch.state()
+    return state if state.closed else None
 
 
 def hold_records(

@@ -20,8 +20,8 @@ from batch_jobs.schema import WorkItem
 from batch_jobs.store import ItemOutcome, ItemState, JobStore, QueuedItem
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult
 from claude_kit.errors import ClaudeError, SpendGuardClosedError
-from claude_kit.guardrails import CallGuard
 from claude_kit.observability import logger
+from claude_kit.reservation import SpendGate
 from claude_kit.service import ClaudeService
 from claude_kit.telemetry import record_count
 
@@ -56,12 +56,12 @@ class BatchSubmission:
     API's limits) with `submit()`, which returns the message ids SQS must redeliver."""
 
     def __init__(
-        self, intake: Intake, batches: MessageBatches, jobs: JobStore, guards: Sequence[CallGuard] = ()
+        self, intake: Intake, batches: MessageBatches, jobs: JobStore, gate: SpendGate | None = None
     ) -> None:
         self._intake = intake
         self._batches = batches
         self._jobs = jobs
-        self._guards = tuple(guards)
+        self._gate = gate or SpendGate()
         self._staged: dict[str, list[Admitted]] = defaultdict(list)
 
     def stage(self, message: InboundMessage) -> None:
@@ -70,11 +70,9 @@ class BatchSubmission:
             return
         queued = admitted[0]
         try:
-            # Without the user: a quota reservation would have to be settled by the poller, in another
-            # container, hours later. The spend switch applies; per-user quotas apply to realtime queues.
-            ctx = CallContext(route=f"queue:{queued.queue}", request_id=f"{queued.job_id}/{queued.custom_id}")
-            for guard in self._guards:
-                guard.check(ctx)
+            # Without the user: a quota hold would have to be settled by the poller, in another container,
+            # hours later. The spend switch applies; per-user quotas apply to realtime queues.
+            self._gate.refuse_if_closed()
         except ClaudeError as exc:
             self._settle([admitted], exc)
             if may_heal(exc):
@@ -224,7 +222,15 @@ class RealtimeRun:
         record_count("BatchItemsSucceeded")
 
     def _failed(self, queued: QueuedItem, error: ClaudeError) -> None:
-        if may_heal(error):
+        if error.ambiguous_attempts and queued.receive_count > 1:
+            # It may have been billed each time it timed out: a second delivery that times out is the last.
+            error = type(error)(
+                f"{error}; may have been billed without an answer on {queued.receive_count} deliveries: "
+                "not redelivered again",
+                error_type=error.error_type,
+                request_id=error.request_id,
+            )
+        elif may_heal(error):
             self._jobs.release(queued, error_type=error.error_type, error_message=str(error))
             self._backing_off = error.error_type
             raise RetryLaterError(f"{queued.job_id}/{queued.custom_id}: {error.error_type}") from error

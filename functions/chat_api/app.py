@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.sse import EventSourceResponse, format_sse_event
+from starlette.background import BackgroundTask
 
 from chat_api import lifecycle
 from chat_api.conversation import Conversation, get_conversation
@@ -36,7 +37,9 @@ from chat_api.models import (
 from chat_api.openapi import SSE_RESPONSE, add_event_schemas
 from chat_api.settings import ChatSettings, get_chat_settings
 from claude_kit.observability import logger
+from claude_kit.reservation import Reservation
 from claude_kit.settings import RuntimeSettings, get_settings
+from claude_kit.user_quota import REMAINING_HEADER
 
 SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="The session's id (UUID).")]
 
@@ -80,7 +83,7 @@ def create_app(
         summary="Send a message; the answer streams back",
         responses={200: SSE_RESPONSE, **error_responses(401, 404, 409, 422, 429, 503, 504)},
     )
-    async def chat(body: ChatRequest, who: CallerDep, chats: ConversationDep) -> Any:
+    async def chat(body: ChatRequest, who: CallerDep, chats: ConversationDep, response: Response) -> Any:
         """With `stream: true` (the default) the answer arrives as server-sent events `start`, `delta`… and
         `done` or `error`; with `stream: false` as one JSON `ChatAnswer`. Spend-guard and quota refusals, and
         every validation problem, are JSON errors before anything is sent to Claude.
@@ -88,9 +91,17 @@ def create_app(
         if problems := limits.problems(body):
             raise InvalidRequestError(problems)
         exchange = await run_in_threadpool(chats.begin, body, user_id=who.user_id, request_id=who.request_id)
+        headers = allowance_headers(exchange.prepared.reservation)
         if not body.stream:
+            response.headers.update(headers)
             return await chats.answer(exchange)
-        return EventSourceResponse(_sse(chats.stream(exchange)), headers={"Cache-Control": "no-cache"})
+        # The background task runs once the response is over, even if the client left before its first
+        # byte (the stream body then never runs): the held allowance is given back unless it was settled.
+        return EventSourceResponse(
+            _sse(chats.stream(exchange)),
+            headers={"Cache-Control": "no-cache", **headers},
+            background=BackgroundTask(exchange.abandon),
+        )
 
     @app.get(
         "/chat/{session_id}",
@@ -147,3 +158,9 @@ async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[bytes]:
         logger.exception("chat stream failed")
         failure = ErrorEvent(type="internal_error", message=INTERNAL_ERROR_MESSAGE, retryable=True)
         yield format_sse_event(event=failure.event, data_str=failure.model_dump_json())
+
+
+def allowance_headers(reservation: Reservation) -> dict[str, str]:
+    """The caller's daily allowance left once this answer's worst case is held, when an allowance applies."""
+    remaining = reservation.remaining_usd
+    return {} if remaining is None else {REMAINING_HEADER: f"{remaining:.6f}"}

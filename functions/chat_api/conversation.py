@@ -30,9 +30,8 @@ from chat_api.models import (
 from chat_api.sessions import Role, Session, SessionStore, StoredTurn, Turn, get_session_store
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult, StreamEnd, TextDelta
 from claude_kit.errors import ClaudeError
-from claude_kit.guardrails import CallGuard, get_call_guards, release_all
 from claude_kit.observability import logger
-from claude_kit.service import get_claude_service
+from claude_kit.service import PreparedCall, get_claude_service
 from claude_kit.settings import RuntimeSettings, get_settings
 from claude_kit.telemetry import CLIENT_DISCONNECTED
 
@@ -42,43 +41,48 @@ ROUTE = "chat"
 class ClaudeStreamer(Protocol):
     """What a conversation needs of `claude_kit.service.ClaudeService`."""
 
-    def stream(self, request: ClaudeRequest, ctx: CallContext) -> AsyncGenerator[TextDelta | StreamEnd]: ...
+    def prepare(self, request: ClaudeRequest, ctx: CallContext) -> PreparedCall: ...
+
+    def stream_prepared(self, prepared: PreparedCall) -> AsyncGenerator[TextDelta | StreamEnd]: ...
 
     async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Exchange:
-    """A user turn stored and an answer about to be asked for."""
+    """A user turn stored and an answer about to be asked for, its worst case held by `prepared`."""
 
     session: Session
-    request: ClaudeRequest
-    ctx: CallContext
+    prepared: PreparedCall
     message_id: str
     answer_seq: int
 
+    @property
+    def request(self) -> ClaudeRequest:
+        return self.prepared.request
+
+    @property
+    def ctx(self) -> CallContext:
+        return self.prepared.ctx
+
+    def abandon(self) -> None:
+        """The answer will not be asked for (the client left before the stream started): give the hold back.
+        A no-op once the call was settled."""
+        self.prepared.reservation.release()
+
 
 class Conversation:
-    """`guards` are the ones the Claude service applies too, checked here first (with the same `CallContext`,
-    so they count the call once) so that a refusal is a plain error before the stream starts, and nothing is
-    stored for a call that never happens."""
+    """The Claude service prepares the call (rules, spend switch, quota) before anything is stored, so a
+    refusal is a plain error before the stream starts and nothing is stored for a call that never happens."""
 
-    def __init__(
-        self,
-        store: SessionStore,
-        claude: ClaudeStreamer,
-        settings: RuntimeSettings,
-        guards: Sequence[CallGuard] = (),
-    ) -> None:
+    def __init__(self, store: SessionStore, claude: ClaudeStreamer, settings: RuntimeSettings) -> None:
         self._store = store
         self._claude = claude
         self._settings = settings
-        self._guards = tuple(guards)
 
     def begin(self, body: ChatRequest, *, user_id: str, request_id: str | None = None) -> Exchange:
-        """Load or start the session, check the guards, store the user's turn; raises before Claude is called.
-
-        The context window is the Claude service's job: the whole history goes in, it sends what fits.
+        """Load or start the session, hold the call's cost, store the user's turn; raises before Claude is
+        called. The context window is the Claude service's job: the whole history goes in, it sends what fits.
         """
         ctx = CallContext(route=ROUTE, user_id=user_id, request_id=request_id)
         session = self._store.load(body.session_id, user_id) if body.session_id else None
@@ -88,17 +92,16 @@ class Conversation:
             messages=[*history_messages(session.turns if session else ()), _user_message(body.message)],
             system=body.system,
         )
-        for guard in self._guards:  # spend switch, quota: refuse before anything is stored
-            guard.check(ctx)
+        prepared = self._claude.prepare(request, ctx)  # refused here: nothing is held or stored
         try:
             session = session or self._store.create(user_id)
             user_turn = self._store.append_user_turn(
                 session, Turn(role=Role.USER, text=body.message, message_id=_new_id())
             )
         except BaseException:  # e.g. a concurrent turn (409): the call will not happen
-            release_all(self._guards, ctx)
+            prepared.reservation.release()
             raise
-        return Exchange(session, request, ctx, message_id=_new_id(), answer_seq=user_turn.seq + 1)
+        return Exchange(session, prepared, message_id=_new_id(), answer_seq=user_turn.seq + 1)
 
     async def stream(self, exchange: Exchange) -> AsyncGenerator[ChatEvent]:
         """Start, deltas, then done or error. Closing this generator early closes the upstream stream too."""
@@ -114,13 +117,11 @@ class Conversation:
         except ClaudeError as exc:
             yield ErrorEvent(type=exc.error_type, message=exc.user_message, retryable=exc.retryable)
         finally:
-            await self._release(exchange)
+            await self._abandon(exchange)
 
-    async def _release(self, exchange: Exchange) -> None:
-        """What `begin` reserved, given back if the call never reached Claude (a client gone after `start`);
-        a no-op once the Claude service settled the call."""
+    async def _abandon(self, exchange: Exchange) -> None:
         with anyio.CancelScope(shield=True):
-            await run_sync(release_all, self._guards, exchange.ctx)
+            await run_sync(exchange.abandon)
 
     async def answer(self, exchange: Exchange) -> ChatAnswer:
         """The whole answer at once (`stream: false`): the same relay, collected, so storage matches."""
@@ -131,7 +132,7 @@ class Conversation:
                         session_id = exchange.session.session_id
                         return ChatAnswer(session_id=session_id, text=item.text, **_done_fields(item))
         finally:
-            await self._release(exchange)
+            await self._abandon(exchange)
         raise RuntimeError("unreachable: the relay ends with the answer")
 
     async def aclose(self) -> None:
@@ -146,7 +147,7 @@ class Conversation:
 
     async def _relay(self, exchange: Exchange) -> AsyncGenerator[str | Turn]:
         """Each text delta, then the stored answer turn; a ClaudeError is raised once a partial is stored."""
-        upstream = self._claude.stream(exchange.request, exchange.ctx)  # closing it closes the HTTP stream
+        upstream = self._claude.stream_prepared(exchange.prepared)  # closing it closes the HTTP stream
         received: list[str] = []
         answer: Turn | None = None
         try:
@@ -257,4 +258,4 @@ def _done_event(turn: Turn) -> DoneEvent:
 @cache
 def get_conversation() -> Conversation:
     """The container's conversation service; nothing is connected until the first request needs it."""
-    return Conversation(get_session_store(), get_claude_service(), get_settings(), guards=get_call_guards())
+    return Conversation(get_session_store(), get_claude_service(), get_settings())

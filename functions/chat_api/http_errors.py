@@ -72,8 +72,8 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.warning(
             "Claude call refused or failed", extra={"error_type": exc.error_type, "status": exc.http_status}
         )
-        message = paused_message(_switch_reason(exc)) if isinstance(exc, SpendGuardClosedError) else None
-        return _response(exc.http_status, exc.error_type, message or exc.user_message)
+        message = paused_message(exc.reason) if isinstance(exc, SpendGuardClosedError) else exc.user_message
+        return _response(exc.http_status, exc.error_type, message, headers=exc.response_headers())
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
@@ -95,19 +95,6 @@ def _response(
     fields = [FieldProblem(field=name, problem=problem) for name, problem in (problems or {}).items()]
     body = ErrorResponse(error=ErrorInfo(type=error_type, message=message, fields=fields))
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
-
-
-def _switch_reason(exc: SpendGuardClosedError) -> str | None:
-    """The closed switch's reason code: from the error, else from the switch guard's reading of it (cached per
-    container, so this is the value that refused the call)."""
-    if exc.reason is not None:
-        return exc.reason
-    from claude_kit.guardrails import SpendSwitchGuard, get_call_guards
-
-    for guard in get_call_guards():
-        if isinstance(guard, SpendSwitchGuard):
-            return guard.state().reason
-    return None
 
 
 def _field_name(location: tuple[int | str, ...]) -> str:

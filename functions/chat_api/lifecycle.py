@@ -16,7 +16,7 @@ from chat_api.conversation import get_conversation
 from chat_api.sessions import get_session_store
 from claude_kit import aws
 from claude_kit.clients import get_clients
-from claude_kit.guardrails import get_call_guards
+from claude_kit.reservation import get_spend_gate
 from claude_kit.service import get_claude_service
 
 BEFORE_CHECKPOINT_PATH = "/_lwa/snapstart/before-checkpoint"
@@ -32,7 +32,7 @@ async def release_per_environment_state() -> None:
     """
     if get_conversation.cache_info().currsize:
         await get_conversation().aclose()
-    for factory in (get_conversation, get_session_store, get_claude_service, get_clients, get_call_guards):
+    for factory in (get_conversation, get_session_store, get_claude_service, get_clients, get_spend_gate):
         factory.cache_clear()
     aws.reset()
     parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools' cache holds the secret's value

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from chat_api.errors import ChatError, ConcurrentTurnError, SessionNotFoundError
 from chat_api.settings import get_chat_settings
-from claude_kit.aws import dynamodb_table
+from claude_kit.aws import REQUEST_PATH, dynamodb_table
 
 HEADER_SEQ = 0
 _SECONDS_PER_DAY = 86_400
@@ -265,5 +265,5 @@ def _turn_from_item(item: Mapping[str, Any]) -> StoredTurn:
 def get_session_store() -> SessionStore:
     """One store per container; a user is waiting, so its table gets short timeouts and fewer retries."""
     settings = get_chat_settings()
-    table = dynamodb_table(settings.sessions_table, connect_timeout=2, read_timeout=5, max_attempts=3)
+    table = dynamodb_table(settings.sessions_table, **REQUEST_PATH)
     return SessionStore(table, ttl_days=settings.session_ttl_days)

@@ -14,12 +14,17 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
 
+#: For calls a user waits on (sessions, quota, spend switch): fail fast rather than hold the first token
+#: behind botocore's 60 s timeouts × 5 attempts. Two attempts ride out one throttle or dropped connection.
+REQUEST_PATH: dict[str, Any] = {"connect_timeout": 1.0, "read_timeout": 2.0, "max_attempts": 2}
+
+
 def _config(connect_timeout: float, read_timeout: float, max_attempts: int) -> Config:
     from botocore.config import Config
 
     # Standard mode retries throttling and transient errors with backoff, on every AWS call the kit makes.
     return Config(
-        retries={"mode": "standard", "max_attempts": max_attempts},
+        retries={"mode": "standard", "total_max_attempts": max_attempts},  # attempts in all, first included
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
     )

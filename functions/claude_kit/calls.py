@@ -77,6 +77,10 @@ class ClaudeResult:
     fallback_used: bool
     request_id: str | None
     partial: bool = False
+    #: Attempts Anthropic billed (a retried stream that failed after `message_start` counts too).
+    billed_attempts: int = 1
+    #: Attempts that may have been billed without an answer (see claude_kit.billing).
+    ambiguous_attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from claude_kit.calls import ClaudeResult
@@ -33,6 +33,12 @@ class ClaudeError(Exception):
         self.partial = partial
         #: Anthropic's request id when a response was received.
         self.request_id = request_id
+        #: Attempts of the failed call that may have been billed without an answer (claude_kit.billing).
+        self.ambiguous_attempts = 0
+
+    def response_headers(self) -> dict[str, str]:
+        """HTTP headers an API answering with this error should send (e.g. `Retry-After`)."""
+        return {}
 
 
 class ClaudeBusyError(ClaudeError):
@@ -97,9 +103,11 @@ class SpendGuardClosedError(ClaudeError):
     user_message = "The service is paused by its spend guard"
     http_status = 503
 
-    def __init__(self, detail: str, *, reason: str | None = None, **kwargs: Any) -> None:
-        super().__init__(detail, **kwargs)
+    def __init__(self, detail: str, *, reason: str = "", closed_by: str | None = None) -> None:
+        super().__init__(detail)
+        #: Why and by whom the switch was closed, as the spend guard wrote them into the switch.
         self.reason = reason
+        self.closed_by = closed_by
 
 
 class QuotaExceededError(ClaudeError):

@@ -2,14 +2,20 @@
 
 | failure                                      | retried                                                 |
 |----------------------------------------------|---------------------------------------------------------|
-| 429 rate_limit_error                         | to `max_attempts`, `retry-after` or full-jitter backoff |
+| 429 rate_limit_error (also mid-stream)       | to `max_attempts`, `retry-after` or full-jitter backoff |
 | 500 / 503 / 529 overloaded (also mid-stream) | once                                                    |
 | timeout (incl. 408, 504), connection error   | once                                                    |
 | 401 authentication_error                     | once, right after re-reading the key                    |
 | 400, 403, 404, 413 and every other 4xx       | never                                                   |
+| ambiguous: may have been billed (see below)  | only where the environment opts in (`retry_ambiguous`)  |
 
-No sleep ends past the caller's deadline, and a `retry-after` longer than `retry_after_max_seconds` is not
-waited for: the caller gets the error while it can still answer its own client.
+The API's `x-should-retry` header overrides the table both ways, as the SDK's own retries do: `false` is
+never retried, `true` is retried (within the same limits). An attempt is *ambiguous* when the request reached
+Claude but no answer or usage came back: a read timeout or a connection lost after the request was sent,
+before any stream event. Anthropic may have generated (and billed) it; sending it again may bill it twice.
+
+No sleep ends past the caller's deadline (the Lambda's, or a chat's first-token deadline), and a `retry-after`
+longer than `retry_after_max_seconds` is not waited for: the caller gets the error while it can still answer.
 """
 
 from __future__ import annotations
@@ -101,6 +107,33 @@ def classify(exc: BaseException) -> Failure | None:
     return None
 
 
+def is_ambiguous(exc: BaseException) -> bool:
+    """The request may have reached Claude and been billed although no answer came back.
+
+    Not ambiguous: an HTTP error status (the API bills no error), a connection that never opened, a
+    stream failing after `message_start` (its usage is known: the caller counts it)."""
+    import anthropic
+    import httpx2
+
+    if isinstance(exc, anthropic.APIStatusError):
+        return False
+    if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError | IncompleteStreamError):
+        cause: BaseException | None = exc
+        while cause is not None:
+            if isinstance(cause, httpx2.ConnectError | httpx2.ConnectTimeout):
+                return False
+            cause = cause.__cause__ or cause.__context__
+        return True
+    return False
+
+
+def server_says_retry(exc: BaseException) -> bool | None:
+    """The `x-should-retry` header of a failed response: True, False, or None when absent."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("x-should-retry") if response is not None else None
+    return {"true": True, "false": False}.get(value) if value is not None else None
+
+
 def error_type_of(exc: BaseException) -> str:
     """The API's own error type when it sent one (`overloaded_error` …), else one named after the failure."""
     if isinstance(exc, ClaudeError):
@@ -151,6 +184,8 @@ class RetryPolicy:
     base_seconds: float = 1.0
     max_backoff_seconds: float = 20.0
     retry_after_max_seconds: float = 60.0
+    #: Retry attempts that may have been billed already (read timeouts on whole messages): off by default.
+    retry_ambiguous: bool = False
     rng: random.Random = field(default_factory=random.Random)
     sleep: Callable[[float], None] = time.sleep
     async_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -162,6 +197,7 @@ class RetryPolicy:
             base_seconds=settings.retry_base_seconds,
             max_backoff_seconds=settings.retry_max_backoff_seconds,
             retry_after_max_seconds=settings.retry_after_max_seconds,
+            retry_ambiguous=settings.retry_ambiguous,
             **overrides,
         )
 
@@ -181,10 +217,15 @@ class Attempts:
         *,
         remaining_seconds: Callable[[], float] | None = None,
         on_authentication_failure: Callable[[], None] = lambda: None,
+        may_retry: Callable[[], bool] = lambda: True,
+        is_ambiguous: Callable[[BaseException], bool] = is_ambiguous,
     ) -> None:
         self.policy = policy
         self.remaining_seconds = remaining_seconds
         self.on_authentication_failure = on_authentication_failure
+        #: Consulted before each retry: False stops (the call's reservation cannot cover another attempt).
+        self.may_retry = may_retry
+        self.is_ambiguous = is_ambiguous
         self.failures: Counter[Failure] = Counter()
         self.retries = 0
         self.headers: Mapping[str, str] = {}
@@ -198,13 +239,21 @@ class Attempts:
 
     def tenacity_options(self) -> dict[str, Any]:
         return {
-            "retry": retry_if_exception(lambda exc: classify(exc) not in (None, Failure.REJECTED)),
+            "retry": retry_if_exception(self.retryable),
             "after": self._count,
             "wait": self._wait,
             "stop": self._stop,
             "before_sleep": self._before_sleep,
             "reraise": True,
         }
+
+    def retryable(self, exc: BaseException) -> bool:
+        """Whether this failure may be tried again at all (limits and waits are `_stop`'s business)."""
+        if (verdict := server_says_retry(exc)) is not None:
+            return verdict
+        if classify(exc) in (None, Failure.REJECTED):
+            return False
+        return self.policy.retry_ambiguous or not self.is_ambiguous(exc)
 
     def _count(self, state: RetryCallState) -> None:
         exc = _exception(state)
@@ -229,7 +278,9 @@ class Attempts:
             return True
         if state.upcoming_sleep > self.policy.retry_after_max_seconds:
             return True
-        return self.remaining_seconds is not None and state.upcoming_sleep >= self.remaining_seconds()
+        if self.remaining_seconds is not None and state.upcoming_sleep >= self.remaining_seconds():
+            return True
+        return not self.may_retry()
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = _exception(state)

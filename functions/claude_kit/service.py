@@ -1,37 +1,37 @@
 """Every Claude call the kit makes goes through `ClaudeService`, which applies the rules in one place.
 
-Per call: allowed model and max_tokens cap → context window → guards (spend switch, quotas) → prompt-cache
-breakpoints → the retry policy → one attempt on the fallback model if the primary stays overloaded → one
-telemetry record (success or failure) → guards settle the cost.
+Per call: the kit's rules (allowed model, max_tokens cap, context window) → its worst-case cost held by a
+`Reservation` (spend switch, user quota) → prompt-cache breakpoints → the retry policy → one attempt on the
+fallback model if the primary stays overloaded → one telemetry record with every billed attempt → the
+reservation settled with that, exactly once.
+
+`prepare` does everything up to the reservation and can be called by a caller that must refuse before it
+commits to anything (the chat stores nothing for a refused call); `stream_prepared` / `create_prepared` then
+own the reservation. `stream` and `create` do both.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import anyio
+from anyio.to_thread import run_sync
 
+from claude_kit.billing import CallBill
+from claude_kit.call_rules import apply_rules
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult, StreamEnd, TextDelta, Usage
 from claude_kit.clients import ClaudeClients, get_clients
-from claude_kit.context_window import (
-    SystemPrompt,
-    TokenCounter,
-    Window,
-    estimate_text_tokens,
-    estimate_tokens,
-    fit_context,
-)
-from claude_kit.errors import ClaudeBadRequestError, ClaudeError, ClaudeStreamInterruptedError
-from claude_kit.guardrails import CallGuard, get_call_guards, release_all
+from claude_kit.context_window import SystemPrompt, TokenCounter, Window, estimate_tokens
+from claude_kit.errors import ClaudeError, ClaudeStreamInterruptedError
 from claude_kit.observability import logger, tracer
-from claude_kit.pricing import PriceTable, estimate_cost, load_price_table
+from claude_kit.pricing import PriceTable, load_price_table
 from claude_kit.prompt_cache import add_cache_breakpoints
+from claude_kit.reservation import Reservation, SpendGate, get_spend_gate
 from claude_kit.retry import (
     Attempts,
     Failure,
@@ -39,10 +39,13 @@ from claude_kit.retry import (
     RetryPolicy,
     classify,
     error_type_of,
+    is_ambiguous,
     to_claude_error,
 )
 from claude_kit.settings import RuntimeSettings, get_settings
+from claude_kit.stream_state import StreamState
 from claude_kit.telemetry import CLIENT_DISCONNECTED, CallRecord, ratelimit_headroom, record_call
+from claude_kit.worst_case import worst_case_attempt
 
 if TYPE_CHECKING:
     from anthropic import AsyncStream
@@ -50,28 +53,38 @@ if TYPE_CHECKING:
 
 # The pass-through parameters the count_tokens endpoint accepts (it refuses temperature, max_tokens …).
 _COUNT_TOKENS_PARAMS = ("tools", "tool_choice", "thinking")
-# What the kit decides itself: `params` must not override them (an allowed model, the max_tokens cap …).
-_RESERVED_PARAMS = frozenset({"model", "max_tokens", "messages", "system", "stream"})
 #: The SDK's estimate of generation time (anthropic/_base_client.py: one hour per 128,000 output tokens).
 _SECONDS_PER_OUTPUT_TOKEN = 3600 / 128_000
+
+
+@dataclass(slots=True, eq=False)
+class PreparedCall:
+    """A request that passed the rules, with its worst case held; run it once with `*_prepared`."""
+
+    request: ClaudeRequest
+    ctx: CallContext
+    window: Window
+    reservation: Reservation
 
 
 @dataclass(slots=True)
 class _Call:
     """One service call: the request after the kit's rules, and what happened to it so far."""
 
-    request: ClaudeRequest
-    ctx: CallContext
-    window: Window
+    prepared: PreparedCall
     attempts: Attempts
     started: float
     model: str
+    bill: CallBill
     fallback_used: bool = False
-    #: The latest streaming attempt, read up to its first text: what it used is billed even if it fails.
-    opening: _StreamState | None = None
 
-    def usage_so_far(self) -> Usage:
-        return self.opening.usage() if self.opening is not None else Usage()
+    @property
+    def request(self) -> ClaudeRequest:
+        return self.prepared.request
+
+    @property
+    def ctx(self) -> CallContext:
+        return self.prepared.ctx
 
 
 class ClaudeService:
@@ -80,7 +93,7 @@ class ClaudeService:
         *,
         clients: ClaudeClients,
         settings: RuntimeSettings,
-        guards: Sequence[CallGuard] = (),
+        gate: SpendGate | None = None,
         retry_policy: RetryPolicy | None = None,
         prices: PriceTable | None = None,
         clock: Callable[[], float] = time.perf_counter,
@@ -88,7 +101,7 @@ class ClaudeService:
     ) -> None:
         self._clients = clients
         self._settings = settings
-        self._guards = tuple(guards)
+        self._gate = gate or SpendGate()
         self._policy = retry_policy or RetryPolicy.from_settings(settings)
         self._prices = prices or load_price_table(settings.price_overrides)
         self._clock = clock
@@ -98,67 +111,112 @@ class ClaudeService:
         """Release the streaming connections before their event loop ends (see `ClaudeClients.aclose`)."""
         await self._clients.aclose()
 
-    @tracer.capture_method(capture_response=False)
-    def create(self, request: ClaudeRequest, ctx: CallContext) -> ClaudeResult:
-        call = self._begin(request, ctx)
-        try:
-            try:
-                raw = self._policy.retrying(call.attempts)(self._send, call)
-            except Exception as exc:
-                if not self._switch_to_fallback(call, exc):
-                    raise
-                raw = self._send(call)
-        except Exception as exc:
-            if (error := self._failed(call, exc)) is None:
-                raise
-            raise error from exc
-        call.attempts.headers = raw.headers
-        message = raw.parse()
-        usage = Usage.from_api(message.usage)
-        record = self._record(
-            call,
-            usage=usage,
-            message_id=message.id,
-            stop_reason=message.stop_reason,
-            api_request_id=raw.headers.get("request-id"),
+    # -- before a call ---------------------------------------------------------------------------------------
+
+    def prepare(self, request: ClaudeRequest, ctx: CallContext) -> PreparedCall:
+        """Apply the rules and hold the call's worst case; raises (400, 429, 503) before anything is held."""
+        capped, window = apply_rules(request, self._settings, self._token_counter(request))
+        models = [request.model, *([self._settings.fallback_model] if self._settings.fallback_model else [])]
+        worst = worst_case_attempt(
+            capped, models=models, prices=self._prices, caching=self._settings.prompt_caching
         )
-        content = [block.to_dict() for block in message.content]
-        return self._result(call, record, content=content)
+        return PreparedCall(capped, ctx, window, self._gate.reserve(ctx, worst))
+
+    # -- whole messages --------------------------------------------------------------------------------------
+
+    def create(self, request: ClaudeRequest, ctx: CallContext) -> ClaudeResult:
+        return self.create_prepared(self.prepare(request, ctx))
+
+    @tracer.capture_method(capture_response=False)
+    def create_prepared(self, prepared: PreparedCall) -> ClaudeResult:
+        with prepared.reservation:  # released on the way out unless the record settled it
+            call = self._start(prepared, deadline_seconds=None)
+            try:
+                try:
+                    raw = self._policy.retrying(call.attempts)(self._send, call)
+                except Exception as exc:
+                    if not self._switch_to_fallback(call, exc):
+                        raise
+                    raw = self._send(call)
+            except Exception as exc:
+                if (error := self._failed(call, exc)) is None:
+                    raise
+                raise error from exc
+            call.attempts.headers = raw.headers
+            message = raw.parse()
+            record = self._record(
+                call,
+                message_id=message.id,
+                stop_reason=message.stop_reason,
+                api_request_id=raw.headers.get("request-id"),
+            )
+            return self._result(call, record, content=[block.to_dict() for block in message.content])
+
+    def _send(self, call: _Call) -> Any:
+        """The raw response (for its rate-limit headers) of one non-streaming attempt, billed."""
+        try:
+            raw = self._clients.sync_client().messages.with_raw_response.create(
+                **self._body(call), timeout=self._whole_message_timeout(call)
+            )
+        except Exception as exc:
+            if is_ambiguous(exc):
+                call.bill.ambiguous(exc)
+            raise
+        call.bill.billed(call.model, Usage.from_api(raw.parse().usage))
+        return raw
+
+    def _whole_message_timeout(self, call: _Call) -> Any:
+        """No byte of a whole message arrives before its last token: wait as long as `max_tokens` can take
+        (the SDK's own estimate), never less than the read timeout, never past the caller's deadline."""
+        import httpx2  # loaded with the SDK already
+
+        read = max(self._settings.read_timeout_seconds, _SECONDS_PER_OUTPUT_TOKEN * call.request.max_tokens)
+        if (remaining_ms := call.ctx.remaining_time_ms) is not None:
+            read = max(min(read, remaining_ms() / 1000), 1.0)
+        return httpx2.Timeout(read, connect=self._settings.connect_timeout_seconds)
+
+    # -- streams ---------------------------------------------------------------------------------------------
 
     async def stream(self, request: ClaudeRequest, ctx: CallContext) -> AsyncGenerator[TextDelta | StreamEnd]:
+        """`prepare` then `stream_prepared`; a refusal is raised on the first iteration."""
+        # Not abandoned on cancellation: a hold taken in the thread is always seen (and then released).
+        prepared = await run_sync(self.prepare, request, ctx)
+        async with aclosing(self.stream_prepared(prepared)) as events:
+            async for event in events:
+                yield event
+
+    async def stream_prepared(self, prepared: PreparedCall) -> AsyncGenerator[TextDelta | StreamEnd]:
         """Text as it comes, then one `StreamEnd`.
 
-        Retries happen only before the first text; a failure after it raises `ClaudeStreamInterruptedError`
-        carrying the partial result. Closing the generator early closes the upstream stream and records what
-        was used as `client_disconnected`: consume it inside `contextlib.aclosing`, so that a cancelled
-        consumer closes it at once rather than whenever the garbage collector finalizes it.
+        Retries happen only before the first text, and never wait past the first-token deadline; a failure
+        after it raises `ClaudeStreamInterruptedError` carrying the partial result. Closing the generator
+        early closes the upstream stream and records what was used as `client_disconnected`: consume it
+        inside `contextlib.aclosing`. If it is never iterated, the caller releases `prepared.reservation`.
         """
-        try:
-            call = await asyncio.to_thread(self._begin, request, ctx)
-        except BaseException:  # refused, invalid, or cancelled while a guard may have reserved for it
-            with anyio.CancelScope(shield=True):
-                await asyncio.to_thread(release_all, self._guards, ctx)
-            raise
-        try:
+        with prepared.reservation:
+            call = self._start(prepared, deadline_seconds=self._settings.first_token_deadline_seconds)
             try:
-                opened: _OpenStream = await self._policy.async_retrying(call.attempts)(
-                    self._open_stream, call
-                )
+                try:
+                    opened: _OpenStream = await self._policy.async_retrying(call.attempts)(
+                        self._open_stream, call
+                    )
+                except Exception as exc:
+                    if not self._switch_to_fallback(call, exc):
+                        raise
+                    opened = await self._open_stream(call)
             except Exception as exc:
-                if not self._switch_to_fallback(call, exc):
+                if (error := await run_sync(self._failed, call, exc)) is None:
                     raise
-                opened = await self._open_stream(call)
-        except Exception as exc:
-            if (error := await asyncio.to_thread(self._failed, call, exc)) is None:
+                raise error from exc
+            except BaseException:  # cancelled while waiting for the first text: the client went away
+                with anyio.CancelScope(shield=True):
+                    await run_sync(lambda: self._record(call, error_type=CLIENT_DISCONNECTED, streamed=True))
                 raise
-            raise error from exc
-        except BaseException:  # cancelled while waiting for the first text: the client went away
-            with anyio.CancelScope(shield=True):
-                await asyncio.to_thread(
-                    self._record, call, usage=call.usage_so_far(), error_type=CLIENT_DISCONNECTED
-                )
-            raise
+            async with aclosing(self._relay(call, opened)) as relay:
+                async for event in relay:
+                    yield event
 
+    async def _relay(self, call: _Call, opened: _OpenStream) -> AsyncGenerator[TextDelta | StreamEnd]:
         state = opened.state
         failure: Exception | None = None
         try:
@@ -179,11 +237,9 @@ class ClaudeService:
             with anyio.CancelScope(shield=True):
                 await opened.stream.close()
                 if failure is None and not state.complete:
-                    await asyncio.to_thread(self._record_stream, call, opened, CLIENT_DISCONNECTED)
+                    await run_sync(self._record_stream, call, opened, CLIENT_DISCONNECTED)
         if failure is not None:
-            record = await asyncio.to_thread(
-                self._record_stream, call, opened, error_type_of(failure), failure
-            )
+            record = await run_sync(self._record_stream, call, opened, error_type_of(failure), failure)
             error = ClaudeStreamInterruptedError(
                 f"{type(failure).__name__}: {failure}",
                 error_type=record.error_type,
@@ -191,45 +247,45 @@ class ClaudeService:
                 request_id=record.api_request_id,
             )
             raise error from failure
-        record = await asyncio.to_thread(self._record_stream, call, opened, None)
+        record = await run_sync(self._record_stream, call, opened, None)
         yield StreamEnd(self._result(call, record, content=state.blocks, ttft_ms=state.ttft_ms))
+
+    async def _open_stream(self, call: _Call) -> _OpenStream:
+        """One streaming attempt, read up to its first text: until then a failure may be retried.
+
+        An attempt that fails after `message_start` was billed (its input, and any thinking): counted here."""
+        state = StreamState()
+        try:
+            stream: AsyncStream[RawMessageStreamEvent] = await self._clients.async_client().messages.create(
+                **self._body(call), stream=True
+            )
+        except Exception as exc:
+            if is_ambiguous(exc):
+                call.bill.ambiguous(exc)
+            raise
+        call.attempts.headers = stream.response.headers
+        events = aiter(stream)
+        try:
+            async for event in events:
+                if (text := state.apply(event)) is not None:
+                    return _OpenStream(stream, events, state, first_text=text)
+            if not state.complete:
+                raise IncompleteStreamError("the stream ended before message_stop")
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await stream.close()
+            if state.started:
+                call.bill.billed(call.model, state.usage(), output_estimated=state.output_estimated)
+            elif isinstance(exc, Exception) and is_ambiguous(exc):
+                call.bill.ambiguous(exc)
+            raise
+        return _OpenStream(stream, events, state, first_text=None)
+
+    # -- tokens ----------------------------------------------------------------------------------------------
 
     @tracer.capture_method(capture_response=False)
     def count_tokens(self, request: ClaudeRequest) -> int:
         return self._count_tokens(request.model, request.system, request.messages, request.params)
-
-    # -- rules applied before a call -------------------------------------------------------------------------
-
-    def _begin(self, request: ClaudeRequest, ctx: CallContext) -> _Call:
-        if request.model not in self._settings.allowed_models:
-            raise ClaudeBadRequestError(f"model {request.model!r} is not in KIT_ALLOWED_MODELS")
-        if reserved := sorted(_RESERVED_PARAMS.intersection(request.params)):
-            raise ClaudeBadRequestError(f"params may not set {reserved}: they are ClaudeRequest fields")
-        window = fit_context(
-            request.system,
-            request.messages,
-            self._settings.context_max_turns,
-            self._settings.context_max_tokens,
-            counter=self._token_counter(request),
-        )
-        capped = ClaudeRequest(
-            model=request.model,
-            max_tokens=min(request.max_tokens, self._settings.max_tokens_cap),
-            messages=window.messages,
-            system=window.system,
-            params=request.params,
-        )
-        remaining = ctx.remaining_time_ms
-        attempts = Attempts(
-            self._policy,
-            remaining_seconds=None if remaining is None else lambda: remaining() / 1000,
-            on_authentication_failure=self._clients.refresh_api_key,
-        )
-        # Last: a guard that reserves part of a quota is settled by the call's record, so nothing that can
-        # fail without a record may run between the check and the call.
-        for guard in self._guards:
-            guard.check(ctx)
-        return _Call(capped, ctx, window, attempts, started=self._clock(), model=request.model)
 
     def _token_counter(self, request: ClaudeRequest) -> TokenCounter:
         if self._settings.context_counter == "estimate":
@@ -237,6 +293,56 @@ class ClaudeService:
         return lambda system, messages: self._count_tokens(
             request.model, system, list(messages), request.params
         )
+
+    def _count_tokens(
+        self, model: str, system: SystemPrompt, messages: list[dict[str, Any]], params: dict[str, Any]
+    ) -> int:
+        body: dict[str, Any] = {"model": model, "messages": messages}
+        if system:
+            body["system"] = system
+        if extra := {name: params[name] for name in _COUNT_TOKENS_PARAMS if name in params}:
+            body["extra_body"] = extra
+        attempts = Attempts(self._policy, on_authentication_failure=self._clients.refresh_api_key)
+
+        def count() -> int:
+            return self._clients.sync_client().messages.count_tokens(**body).input_tokens
+
+        try:
+            return self._policy.retrying(attempts)(count)
+        except Exception as exc:
+            error = to_claude_error(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    # -- shared steps ----------------------------------------------------------------------------------------
+
+    def _start(self, prepared: PreparedCall, *, deadline_seconds: float | None) -> _Call:
+        started = self._clock()
+        remaining_ms = prepared.ctx.remaining_time_ms
+
+        def remaining_seconds() -> float:
+            limits = [remaining_ms() / 1000] if remaining_ms is not None else []
+            if deadline_seconds is not None:
+                limits.append(deadline_seconds - (self._clock() - started))
+            return min(limits)
+
+        bill, reservation = CallBill(), prepared.reservation
+        attempts = Attempts(
+            self._policy,
+            remaining_seconds=(
+                remaining_seconds if remaining_ms is not None or deadline_seconds is not None else None
+            ),
+            on_authentication_failure=self._clients.refresh_api_key,
+            # Only the attempt knows whether its failure left its usage unknown (a stream that had started
+            # reports its usage; the same transport error before `message_start` may hide a bill).
+            is_ambiguous=bill.was_ambiguous,
+            # Another attempt may bill again: only while the hold covers it on top of what was billed.
+            may_retry=lambda: reservation.cover(
+                bill.charge(self._prices, reservation.worst_attempt) + reservation.worst_attempt
+            ),
+        )
+        return _Call(prepared, attempts, started=started, model=prepared.request.model, bill=bill)
 
     def _body(self, call: _Call) -> dict[str, Any]:
         """SDK keyword arguments for the model being tried (cache minimums differ per model)."""
@@ -263,6 +369,8 @@ class ClaudeService:
         fallback = self._settings.fallback_model
         if fallback is None or fallback == call.model or classify(exc) is not Failure.BUSY:
             return False
+        if not call.attempts.may_retry():
+            return False
         logger.warning(
             "Claude model overloaded: one attempt on the fallback model",
             extra={
@@ -274,87 +382,28 @@ class ClaudeService:
         call.model, call.fallback_used = fallback, True
         return True
 
-    # -- one attempt ---------------------------------------------------------------------------------------
-
-    def _send(self, call: _Call) -> Any:
-        """The raw response (for its rate-limit headers) of one non-streaming attempt."""
-        return self._clients.sync_client().messages.with_raw_response.create(
-            **self._body(call), timeout=self._whole_message_timeout(call)
-        )
-
-    def _whole_message_timeout(self, call: _Call) -> Any:
-        """No byte of a whole message arrives before its last token: wait as long as `max_tokens` can take
-        (the SDK's own estimate), never less than the read timeout, never past the caller's deadline."""
-        import httpx2  # loaded with the SDK already
-
-        read = max(self._settings.read_timeout_seconds, _SECONDS_PER_OUTPUT_TOKEN * call.request.max_tokens)
-        if (remaining_ms := call.ctx.remaining_time_ms) is not None:
-            read = max(min(read, remaining_ms() / 1000), 1.0)
-        return httpx2.Timeout(read, connect=self._settings.connect_timeout_seconds)
-
-    async def _open_stream(self, call: _Call) -> _OpenStream:
-        """One streaming attempt, read up to its first text: until then a failure may be retried."""
-        stream: AsyncStream[RawMessageStreamEvent] = await self._clients.async_client().messages.create(
-            **self._body(call), stream=True
-        )
-        call.attempts.headers = stream.response.headers
-        state = call.opening = _StreamState()
-        events = aiter(stream)
-        try:
-            async for event in events:
-                if (text := state.apply(event)) is not None:
-                    return _OpenStream(stream, events, state, first_text=text)
-            if not state.complete:
-                raise IncompleteStreamError("the stream ended before message_stop")
-        except BaseException:
-            await stream.close()
-            raise
-        return _OpenStream(stream, events, state, first_text=None)
-
-    def _count_tokens(
-        self, model: str, system: SystemPrompt, messages: list[dict[str, Any]], params: dict[str, Any]
-    ) -> int:
-        body: dict[str, Any] = {"model": model, "messages": messages}
-        if system:
-            body["system"] = system
-        if extra := {name: params[name] for name in _COUNT_TOKENS_PARAMS if name in params}:
-            body["extra_body"] = extra
-        attempts = Attempts(self._policy, on_authentication_failure=self._clients.refresh_api_key)
-
-        def count() -> int:
-            return self._clients.sync_client().messages.count_tokens(**body).input_tokens
-
-        try:
-            return self._policy.retrying(attempts)(count)
-        except Exception as exc:
-            error = to_claude_error(exc)
-            if error is None:
-                raise
-            raise error from exc
-
     # -- after a call ---------------------------------------------------------------------------------------
 
     def _failed(self, call: _Call, exc: Exception) -> ClaudeError | None:
-        """Record a call that produced no text; the typed error to raise instead of an SDK one (else None).
-
-        A stream that failed after `message_start` was already billed for its input: that usage is kept."""
+        """Record a call that produced no text; the typed error to raise instead of an SDK one (else None)."""
         error = to_claude_error(exc)
         self._record(
             call,
-            usage=call.usage_so_far(),
             error_type=error_type_of(exc),
             error_detail=str(error or exc),
             api_request_id=getattr(exc, "request_id", None),
         )
+        if error is not None:
+            error.ambiguous_attempts = call.bill.ambiguous_attempts
         return error
 
     def _record_stream(
         self, call: _Call, opened: _OpenStream, error_type: str | None, failure: Exception | None = None
     ) -> CallRecord:
         state = opened.state
+        call.bill.billed(call.model, state.usage(), output_estimated=state.output_estimated)
         return self._record(
             call,
-            usage=state.usage(),
             message_id=state.message_id,
             stop_reason=state.stop_reason,
             ttft_ms=state.ttft_ms,
@@ -368,7 +417,6 @@ class ClaudeService:
         self,
         call: _Call,
         *,
-        usage: Usage,
         message_id: str | None = None,
         stop_reason: str | None = None,
         ttft_ms: float | None = None,
@@ -377,14 +425,16 @@ class ClaudeService:
         api_request_id: str | None = None,
         streamed: bool = False,
     ) -> CallRecord:
+        """Emit the call's one record and settle its reservation with everything it was (possibly) billed."""
         requests_remaining, tokens_remaining = ratelimit_headroom(call.attempts.headers)
-        ctx, window = call.ctx, call.window
+        ctx, window, bill = call.ctx, call.prepared.window, call.bill
+        reservation = call.prepared.reservation
         record = CallRecord(
             environment=self._settings.env_name,
             route=ctx.route,
             model=call.model,
             requested_model=call.request.model,
-            usage=usage,
+            usage=bill.usage(),
             latency_ms=self._elapsed_ms(call),
             fallback_used=call.fallback_used,
             ttft_ms=ttft_ms,
@@ -393,7 +443,11 @@ class ClaudeService:
             throttles=call.attempts.throttles,
             error_type=error_type,
             error_detail=error_detail,
-            cost_usd=estimate_cost(call.model, usage, table=self._prices),
+            cost_usd=bill.cost(self._prices),
+            billed_attempts=len(bill.attempts),
+            ambiguous_attempts=bill.ambiguous_attempts,
+            possibly_billed_usd=bill.possibly_billed(reservation.worst_attempt).usd,
+            estimated_output_tokens=bill.estimated_output_tokens,
             user_id=ctx.user_id,
             request_id=ctx.request_id,
             api_request_id=api_request_id,
@@ -405,13 +459,7 @@ class ClaudeService:
             streamed=streamed,
         )
         self._emit(record)
-        for guard in self._guards:
-            try:
-                guard.settle(ctx, record)
-            except Exception:  # the call already happened: a guard's bookkeeping failure must not undo it
-                logger.exception(
-                    "Guard could not settle a Claude call", extra={"guard": type(guard).__name__}
-                )
+        reservation.settle(bill.charge(self._prices, reservation.worst_attempt))
         return record
 
     def _result(
@@ -437,6 +485,8 @@ class ClaudeService:
             fallback_used=call.fallback_used,
             request_id=record.api_request_id,
             partial=partial,
+            billed_attempts=record.billed_attempts,
+            ambiguous_attempts=record.ambiguous_attempts,
         )
 
     def _elapsed_ms(self, call: _Call) -> float:
@@ -447,97 +497,12 @@ class ClaudeService:
 class _OpenStream:
     stream: AsyncStream[RawMessageStreamEvent]
     events: AsyncIterator[RawMessageStreamEvent]
-    state: _StreamState
+    state: StreamState
     first_text: str | None
-
-
-@dataclass(slots=True)
-class _StreamState:
-    """The message assembled from raw stream events (the SDK's accumulator is private to `.stream()`)."""
-
-    message_id: str | None = None
-    stop_reason: str | None = None
-    complete: bool = False
-    ttft_ms: float | None = None
-    blocks: list[dict[str, Any]] = field(default_factory=list)
-    _usage: Usage = field(default_factory=Usage)
-    _output_reported: bool = False
-    _tool_json: dict[int, list[str]] = field(default_factory=dict)
-
-    def apply(self, event: RawMessageStreamEvent) -> str | None:
-        """Fold one event in; returns the text it carries, if any."""
-        match event.type:
-            case "message_start":
-                self.message_id = event.message.id
-                self._usage = Usage.from_api(event.message.usage)
-            case "content_block_start":
-                self.blocks.append(event.content_block.to_dict())
-            case "content_block_delta":
-                return self._apply_delta(event.index, event.delta)
-            case "content_block_stop":
-                if (parts := self._tool_json.pop(event.index, None)) is not None:
-                    self.blocks[event.index]["input"] = json.loads("".join(parts) or "{}")
-            case "message_delta":
-                self.stop_reason = event.delta.stop_reason
-                self._output_reported = True
-                # Counts on message_delta are cumulative; absent ones keep their message_start value.
-                reported = event.usage
-                self._usage = Usage(
-                    input_tokens=_first(reported.input_tokens, self._usage.input_tokens),
-                    output_tokens=reported.output_tokens,
-                    cache_creation_input_tokens=_first(
-                        reported.cache_creation_input_tokens, self._usage.cache_creation_input_tokens
-                    ),
-                    cache_read_input_tokens=_first(
-                        reported.cache_read_input_tokens, self._usage.cache_read_input_tokens
-                    ),
-                    cache_creation_1h_input_tokens=self._usage.cache_creation_1h_input_tokens,
-                )
-            case "message_stop":
-                self.complete = True
-        return None
-
-    def _apply_delta(self, index: int, delta: Any) -> str | None:
-        block = self.blocks[index]
-        match delta.type:
-            case "text_delta":
-                block["text"] = block.get("text", "") + delta.text
-                return str(delta.text)
-            case "input_json_delta":
-                self._tool_json.setdefault(index, []).append(delta.partial_json)
-            case "thinking_delta":
-                block["thinking"] = block.get("thinking", "") + delta.thinking
-            case "signature_delta":
-                block["signature"] = delta.signature
-            case "citations_delta":
-                block.setdefault("citations", []).append(delta.citation.to_dict())
-        return None
-
-    def handed_on(self, elapsed_ms: float) -> None:
-        if self.ttft_ms is None:
-            self.ttft_ms = elapsed_ms
-
-    def usage(self) -> Usage:
-        """Reported usage; a stream cut before message_delta bills the text generated so far, estimated."""
-        if self._output_reported:
-            return self._usage
-        generated = sum(estimate_text_tokens(block.get("text", "")) for block in self.blocks)
-        return Usage(
-            input_tokens=self._usage.input_tokens,
-            output_tokens=max(self._usage.output_tokens, generated),
-            cache_creation_input_tokens=self._usage.cache_creation_input_tokens,
-            cache_read_input_tokens=self._usage.cache_read_input_tokens,
-            cache_creation_1h_input_tokens=self._usage.cache_creation_1h_input_tokens,
-        )
-
-
-def _first(value: int | None, default: int) -> int:
-    return default if value is None else value
 
 
 @cache
 def get_claude_service() -> ClaudeService:
-    """The container's service, built on first use from settings, with the guards they turn on (spend switch,
-    user quotas: claude_kit.guardrails.get_call_guards)."""
-    settings = get_settings()
-    return ClaudeService(clients=get_clients(), settings=settings, guards=get_call_guards())
+    """The container's service, built on first use from settings, with the brakes they turn on (spend
+    switch, user quotas: claude_kit.reservation.get_spend_gate)."""
+    return ClaudeService(clients=get_clients(), settings=get_settings(), gate=get_spend_gate())

@@ -49,6 +49,10 @@ class RuntimeSettings(KitSettings):
     retry_max_backoff_seconds: PositiveFloat = 20.0
     #: A `retry-after` longer than this is not waited for: the caller gets the rate-limit error at once.
     retry_after_max_seconds: PositiveFloat = 60.0
+    #: Retry an attempt that may have been billed without an answer (a whole message's read timeout).
+    retry_ambiguous: bool = False
+    #: Streams: no retry wait may end later than this many seconds after the call started (None: no limit).
+    first_token_deadline_seconds: PositiveFloat | None = 30.0
 
     #: USD per million tokens, merged over data/models.json: {"model": {"input": 3.0, ...}}.
     price_overrides: dict[str, dict[str, float]] = Field(default_factory=dict)

@@ -42,6 +42,13 @@ class CallRecord:
     #: The failure as the API described it: for the log line only, never shown to users.
     error_detail: str | None = None
     cost_usd: float | None = None
+    #: Attempts Anthropic billed; `usage` and `cost_usd` are their sum.
+    billed_attempts: int = 1
+    #: Attempts that may have been billed without an answer, charged at their worst case below.
+    ambiguous_attempts: int = 0
+    possibly_billed_usd: float = 0.0
+    #: Of `usage.output_tokens`, those estimated from what arrived (streams cut before reporting usage).
+    estimated_output_tokens: int = 0
     user_id: str | None = None
     request_id: str | None = None
     api_request_id: str | None = None
@@ -76,6 +83,10 @@ class CallRecord:
             "cache_read_input_tokens": self.usage.cache_read_input_tokens,
             "cache_hit": self.cache_hit,
             "cost_usd": self.cost_usd,
+            "billed_attempts": self.billed_attempts,
+            "ambiguous_attempts": self.ambiguous_attempts,
+            "possibly_billed_usd": self.possibly_billed_usd,
+            "estimated_output_tokens": self.estimated_output_tokens,
             "latency_ms": round(self.latency_ms, 1),
             "ttft_ms": None if self.ttft_ms is None else round(self.ttft_ms, 1),
             "stop_reason": self.stop_reason,
@@ -128,6 +139,8 @@ def record_call(record: CallRecord) -> None:
         "CacheCreationInputTokens": usage.cache_creation_input_tokens,
         "CacheReadInputTokens": usage.cache_read_input_tokens,
         "UnknownModelCost": int(record.cost_usd is None),
+        "BilledAttempts": record.billed_attempts,
+        "AmbiguousAttempts": record.ambiguous_attempts,
         "RateLimitRequestsRemaining": record.ratelimit_requests_remaining,
         "RateLimitTokensRemaining": record.ratelimit_tokens_remaining,
     }
@@ -136,6 +149,11 @@ def record_call(record: CallRecord) -> None:
             blob.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if record.cost_usd is not None:
         blob.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=record.cost_usd)
+    if record.possibly_billed_usd:
+        # Kept apart from CostUSD: alarms can add it (a safe upper bound) without it blurring the known cost.
+        blob.add_metric(
+            name="PossiblyBilledCostUSD", unit=MetricUnit.NoUnit, value=record.possibly_billed_usd
+        )
     # A batch result's latency is its queueing time (hours): it would drown the live calls' percentiles.
     if not record.batch:
         blob.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=record.latency_ms)

@@ -1,7 +1,7 @@
 """Closing and reopening an environment's spending: the spend switch, the batch consumers, the brake alarms.
 
 Closed means: the switch parameter says `closed` with a reason code (claude_kit.spend_reasons; every
-`SpendSwitchGuard` refuses calls within its cache age, the chat API's 503 names the reason) and the SQS event
+`SpendSwitch` refuses calls within its cache age, the chat API's 503 names the reason) and the SQS event
 source mappings of the batch consumers are disabled, so queued work waits in SQS without being received (a
 consumer whose mapping is still on parks its records itself: batch_jobs/spend_pause.py). Reopening undoes
 both. Every step is idempotent: SNS and Lambda retry deliveries.
@@ -15,9 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from claude_kit.guardrails import SwitchState
 from claude_kit.observability import logger
 from claude_kit.spend_reasons import SpendReason
+from claude_kit.spend_switch import SwitchState
 from spend_guard.notifications import AlarmNotification, BudgetNotification, parse_notification
 
 Action = Literal["closed", "reopened", "unchanged", "ignored"]
@@ -52,7 +52,7 @@ class Outcome(BaseModel):
 
 
 class SpendSwitch:
-    """The SSM parameter the `SpendSwitchGuard` of every function reads."""
+    """The SSM parameter the `SpendSwitch` (claude_kit.spend_switch) of every function reads."""
 
     def __init__(self, *, ssm: Any, parameter_name: str) -> None:
         self._ssm = ssm

@@ -177,7 +177,7 @@ class SpendGuard(Construct):
             )
 
     def attach(self, function: lambda_.Function) -> None:
-        """`function`'s `SpendSwitchGuard` (claude_kit.guardrails) reads it before each Claude call."""
+        """`function`'s `SpendSwitch` (claude_kit.spend_switch) reads it before each Claude call."""
         function.add_environment("KIT_SPEND_SWITCH_PARAMETER", self.switch.parameter_name)
         self.switch.grant_read(function)
 

@@ -2,7 +2,7 @@
 
 Key (`user_id`, `day`): `day` is the ISO date of a usage item, or "allowance" for an override item holding
 `daily_usd` and/or `daily_tokens`. Usage items expire (TTL `expires_at`) 35 days after their day.
-See claude_kit.guardrails.UserQuotaGuard for how calls reserve and settle.
+See claude_kit.user_quota and claude_kit.reservation for how calls reserve and settle.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from infra.tables import kit_table, string_key
 
 
 def quota_environment(alerts: AlertsConfig) -> dict[str, str]:
-    """The default allowances, as `KIT_*` settings for `claude_kit.guardrails.GuardrailSettings`."""
+    """The default allowances, as `KIT_*` settings for `claude_kit.reservation.GuardrailSettings`."""
     environment = {}
     if alerts.user_daily_usd_allowance is not None:
         environment["KIT_USER_DAILY_USD_ALLOWANCE"] = str(alerts.user_daily_usd_allowance)
@@ -25,7 +25,7 @@ def quota_environment(alerts: AlertsConfig) -> dict[str, str]:
 
 
 class UserQuota(Construct):
-    """`table`; `attach(fn)` makes a function's `UserQuotaGuard` enforce the allowances."""
+    """`table`; `attach(fn)` makes a function enforce the allowances."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig) -> None:
         super().__init__(scope, construct_id)

@@ -14,7 +14,7 @@ import pytest
 from batch_jobs import cli, clients
 from batch_jobs.jobs import job_summary
 from claude_kit.aws import aws_client
-from claude_kit.guardrails import get_call_guards
+from claude_kit.reservation import get_spend_gate
 from local.batch_queues import BatchQueueServices
 from local.stack import LocalStack
 from tests.integration.batch_jobs.support import close_claude_client
@@ -44,7 +44,7 @@ def _set_switch(stack: LocalStack, state: str) -> None:
     aws_client("ssm").put_parameter(
         Name=stack.env["KIT_SPEND_SWITCH_PARAMETER"], Value=json.dumps(value), Type="String", Overwrite=True
     )
-    get_call_guards.cache_clear()
+    get_spend_gate.cache_clear()
 
 
 def _queue_counts(stack: LocalStack, suffix: str = "") -> tuple[int, int]:

@@ -11,6 +11,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
+from claude_kit.calls import Usage
+from claude_kit.pricing import load_price_table
 from claude_kit.settings import RuntimeSettings
 from infra.config import LOG_RETENTION_DAYS, ClaudeConfig, EnvironmentConfig
 from infra.lambda_function import claude_environment, kit_python_function
@@ -213,6 +215,8 @@ def test_claude_environment_round_trips_through_the_runtime_settings(monkeypatch
             max_tokens_cap=2048,
             context_max_turns=12,
             price_overrides={"claude-haiku-5-5": {"input": 1.5, "output": 7.5}},
+            first_token_deadline_seconds=12.5,
+            retry_ambiguous=True,
         )
     )
     environment = claude_environment(config, api_key_secret_name="/claude-kit/test/anthropic-api-key")
@@ -232,3 +236,23 @@ def test_claude_environment_round_trips_through_the_runtime_settings(monkeypatch
     assert settings.context_max_tokens == config.claude.context_max_tokens
     assert settings.secret_cache_ttl_seconds == config.secret.cache_ttl_seconds
     assert settings.price_overrides == {"claude-haiku-5-5": {"input": 1.5, "output": 7.5}}
+    assert settings.first_token_deadline_seconds == 12.5
+    assert settings.retry_ambiguous is True
+
+
+def test_the_disputed_sonnet_5_price_can_be_overridden_from_cdk_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given an environment whose invoices show Sonnet 5 at $3 / $15 (the official page says $2 / $10)
+    config = EnvironmentConfig(
+        claude=ClaudeConfig(price_overrides={"claude-sonnet-5": {"input": 3.0, "output": 15.0}})
+    )
+    for name, value in claude_environment(config, api_key_secret_name="s").items():
+        monkeypatch.setenv(name, value)
+    # When the function prices a call
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
+    shipped = load_price_table()
+    overridden = load_price_table(RuntimeSettings().price_overrides)
+    # Then the override applies to that model only, and the other rates keep the file's figures
+    assert shipped.cost("claude-sonnet-5", usage) == pytest.approx(12.0)
+    assert overridden.cost("claude-sonnet-5", usage) == pytest.approx(18.0)
+    assert overridden.models["claude-sonnet-5"].cache_read == shipped.models["claude-sonnet-5"].cache_read
+    assert overridden.cost("claude-haiku-5-5", usage) == shipped.cost("claude-haiku-5-5", usage)

@@ -124,6 +124,28 @@ def test_realtime_item_that_keeps_failing_lands_in_the_dead_letter_queue(world, 
     assert clients.get_job_store().item_counts("job-1") == {"RETRYING": 1}
 
 
+def test_realtime_item_that_may_have_been_billed_is_redelivered_once_then_errored(
+    world, fake_claude, monkeypatch
+):
+    # Given a realtime item whose whole-message call outlasts the read timeout on every delivery
+    monkeypatch.setenv("KIT_READ_TIMEOUT_SECONDS", "0.3")
+    clients.reset()
+    body = work_item("slow", job_id="job-1", user_id="user-1")
+    body["params"]["max_tokens"] = 8  # the whole-message timeout grows with max_tokens
+    world.send("fast", [json.dumps(body)])
+    fake_claude.inject(*[Fault.stall(seconds=3) for _ in range(5)])
+
+    # When the event source delivers it
+    delivery = world.source("fast").drain()
+
+    # Then the first delivery hands it back, the second one ends it (each may have been billed): ERRORED,
+    # not left to burn every receive into the DLQ, and Claude generated it exactly twice
+    assert (delivery.received, delivery.failed) == (2, 1)
+    assert clients.get_job_store().item_counts("job-1") == {"ERRORED": 1}
+    assert fake_claude.wait_for_disconnects(2)
+    assert [entry.outcome for entry in fake_claude.ledger()] == ["abandoned", "abandoned"]
+
+
 def test_realtime_item_claude_refuses_for_good_is_errored_not_retried(world, fake_claude):
     # Given a realtime item whose request the API rejects with 400 (first message must be from the user)
     body = work_item("assistant-first", job_id="job-1")

@@ -14,7 +14,7 @@ from moto import mock_aws
 from batch_jobs import spend_pause
 from batch_jobs.settings import BatchSettings
 from claude_kit import aws
-from claude_kit.guardrails import SwitchState
+from claude_kit.spend_switch import SwitchState
 
 EVENT = json.loads((Path(__file__).parents[2] / "fixtures" / "events" / "sqs_work_items.json").read_text())
 CLOSED = SwitchState(state="closed", reason="claude_daily_budget")

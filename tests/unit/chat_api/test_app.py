@@ -17,39 +17,34 @@ from chat_api.settings import ChatSettings
 from claude_kit.calls import CallContext
 from claude_kit.clients import ClaudeClients, get_clients
 from claude_kit.errors import ClaudeError, QuotaExceededError, SpendGuardClosedError
+from claude_kit.reservation import Reservation
 from claude_kit.service import ClaudeService
 from claude_kit.settings import RuntimeSettings
-from claude_kit.telemetry import CallRecord
+from claude_kit.worst_case import Charge
 
 USER = {"x-kit-user-id": "alice"}
 
 
-class RefusingGuard:
-    """A guard that says no, remembering whom it was asked about."""
+class RefusingGate:
+    """A spend gate that says no, remembering whom it was asked about."""
 
     def __init__(self, error: ClaudeError) -> None:
         self.error = error
         self.checked: list[CallContext] = []
 
-    def check(self, ctx: CallContext) -> None:
+    def reserve(self, ctx: CallContext, worst_attempt: Charge) -> Reservation:
         self.checked.append(ctx)
         raise self.error
 
-    def settle(self, ctx: CallContext, record: CallRecord) -> None:
-        raise AssertionError("a refused call has nothing to settle")
 
-    def release(self, ctx: CallContext) -> None:
-        """Nothing was reserved."""
-
-
-def client_with(guard: RefusingGuard, table: Any) -> TestClient:
+def client_with(gate: RefusingGate, table: Any) -> TestClient:
     runtime = RuntimeSettings()
-    # Never used: the guard refuses first. A closed port, so a call would fail loudly rather than escape.
+    # Never used: the gate refuses first. A closed port, so a call would fail loudly rather than escape.
     clients = ClaudeClients(
         api_key=lambda _force: "sk-ant-placeholder-test-key", base_url="http://127.0.0.1:9"
     )
-    service = ClaudeService(clients=clients, settings=runtime, guards=[guard])
-    conversation = Conversation(SessionStore(table, ttl_days=1), service, runtime, guards=[guard])
+    service = ClaudeService(clients=clients, settings=runtime, gate=gate)  # type: ignore[arg-type]
+    conversation = Conversation(SessionStore(table, ttl_days=1), service, runtime)
     app = create_app(
         settings=ChatSettings(sessions_table="sessions", local_mode=True),
         runtime=runtime,
@@ -69,8 +64,8 @@ def client_with(guard: RefusingGuard, table: Any) -> TestClient:
 def test_a_guard_refusal_is_a_json_error_before_anything_streams_or_is_stored(
     table: Any, error: ClaudeError, status: int, error_type: str
 ) -> None:
-    # Given a guard that refuses the call
-    guard = RefusingGuard(error)
+    # Given a spend gate that refuses the call
+    guard = RefusingGate(error)
 
     # When alice asks for a streamed answer
     with client_with(guard, table) as client:

@@ -190,6 +190,7 @@ def make_harness(
     settings: RuntimeSettings | None = None,
     keys: KeySource | None = None,
     seed: int = 7,
+    retry_ambiguous: bool = False,
     **service_options: Any,
 ) -> Harness:
     api, keys = ApiDouble(), keys or KeySource()
@@ -208,7 +209,12 @@ def make_harness(
     service = ClaudeService(
         clients=clients,
         settings=settings or RuntimeSettings(fallback_model=FALLBACK),
-        retry_policy=RetryPolicy(sleep=sleeps.append, async_sleep=async_sleep, rng=random.Random(seed)),
+        retry_policy=RetryPolicy(
+            sleep=sleeps.append,
+            async_sleep=async_sleep,
+            rng=random.Random(seed),
+            retry_ambiguous=retry_ambiguous,
+        ),
         emit=records.append,
         **service_options,
     )

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from claude_kit.calls import CallContext, ClaudeRequest
 from claude_kit.errors import ClaudeAuthenticationError, ClaudeBadRequestError, SpendGuardClosedError
+from claude_kit.reservation import SpendGate
 from claude_kit.settings import RuntimeSettings
-from claude_kit.telemetry import CallRecord
-from tests.unit.claude_kit.api_double import CTX, MODEL, KeySource, ask, make_harness, message
+from claude_kit.spend_switch import SpendSwitch
+from tests.fixtures.money import MemoryQuota
+from tests.unit.claude_kit.api_double import CTX, MODEL, KeySource, ask, error, make_harness, message
 
 
 def test_create_returns_the_message_with_usage_cost_and_api_request_id():
@@ -127,50 +127,32 @@ def test_an_unknown_model_costs_none_without_failing_the_call():
     assert harness.records[0].cost_usd is None
 
 
-@dataclass
-class RecordingGuard:
-    refuse: bool = False
-    fail_settle: bool = False
-    checked: list[CallContext] = field(default_factory=list)
-    settled: list[CallRecord] = field(default_factory=list)
-    released: list[CallContext] = field(default_factory=list)
+def test_the_worst_case_is_held_before_and_the_real_cost_settled_after_each_call():
+    quota = MemoryQuota()
+    harness = make_harness(gate=SpendGate(quota=quota))
 
-    def check(self, ctx: CallContext) -> None:
-        self.checked.append(ctx)
-        if self.refuse:
-            raise SpendGuardClosedError("spend guard closed for the test")
+    result = harness.service.create(ask(), CTX)
 
-    def settle(self, ctx: CallContext, record: CallRecord) -> None:
-        if self.fail_settle:
-            raise RuntimeError("quota table unavailable")
-        self.settled.append(record)
-
-    def release(self, ctx: CallContext) -> None:
-        self.released.append(ctx)
+    [held] = quota.holds
+    assert held.usd > (result.cost_usd or 0) > 0
+    assert [charge.usd for charge in quota.settled] == [result.cost_usd]
+    assert quota.committed == pytest.approx(quota.spent) == pytest.approx(result.cost_usd)
 
 
-def test_guards_are_checked_before_and_settled_after_each_call():
-    guard = RecordingGuard()
-    harness = make_harness(guards=[guard])
-
-    harness.service.create(ask(), CTX)
-
-    assert guard.checked == [CTX]
-    assert guard.settled == harness.records
-
-
-def test_a_refusing_guard_stops_the_call_before_it_is_made():
-    harness = make_harness(guards=[RecordingGuard(refuse=True)])
+def test_a_closed_switch_stops_the_call_before_it_is_made():
+    switch = SpendSwitch(provider=StaticParameter("closed"), parameter_name="/switch")
+    harness = make_harness(gate=SpendGate(switch=switch))
 
     with pytest.raises(SpendGuardClosedError) as raised:
         harness.service.create(ask(), CTX)
 
     assert raised.value.http_status == 503
     assert harness.api.requests == []
+    assert harness.records == []
 
 
-def test_a_guard_that_cannot_settle_does_not_undo_a_successful_call():
-    harness = make_harness(guards=[RecordingGuard(fail_settle=True)])
+def test_a_quota_that_cannot_settle_does_not_undo_a_successful_call():
+    harness = make_harness(gate=SpendGate(quota=MemoryQuota(fail_settle=True)))
 
     result = harness.service.create(ask(), CTX)
 
@@ -178,23 +160,43 @@ def test_a_guard_that_cannot_settle_does_not_undo_a_successful_call():
     assert len(harness.records) == 1
 
 
-def test_guards_are_not_charged_when_the_request_fails_before_the_call(monkeypatch):
-    # Given a quota-like guard and a context window that cannot be computed (count_tokens unavailable)
-    guard = RecordingGuard()
-    harness = make_harness(guards=[guard])
+def test_nothing_is_held_when_the_request_fails_the_rules(monkeypatch):
+    # Given a quota and a context window that cannot be computed (count_tokens unavailable)
+    quota = MemoryQuota()
+    harness = make_harness(gate=SpendGate(quota=quota))
 
     def unavailable(*args, **kwargs):
         raise ClaudeBadRequestError("count_tokens unavailable")
 
-    monkeypatch.setattr("claude_kit.service.fit_context", unavailable)
+    monkeypatch.setattr("claude_kit.call_rules.fit_context", unavailable)
 
     # When the call is attempted
     with pytest.raises(ClaudeBadRequestError):
         harness.service.create(ask(), CTX)
 
-    # Then no guard reserved anything it would never see settled, and nothing reached Claude
-    assert guard.checked == []
+    # Then nothing was held that would never be settled, and nothing reached Claude
+    assert quota.holds == []
     assert harness.api.requests == []
+
+
+def test_a_failure_after_the_hold_settles_at_zero_known_cost():
+    quota = MemoryQuota()
+    harness = make_harness(gate=SpendGate(quota=quota))
+    harness.api.queue(error(400, "invalid_request_error"))
+
+    with pytest.raises(ClaudeBadRequestError):
+        harness.service.create(ask(), CTX)
+
+    assert [charge.usd for charge in quota.settled] == [0.0]
+    assert quota.committed == 0
+
+
+class StaticParameter:
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def get(self, name: str, max_age: int | None = None) -> str:
+        return self.value
 
 
 @pytest.mark.parametrize(

@@ -36,10 +36,27 @@ NO_FALLBACK = RuntimeSettings(fallback_model=None)
         (error(500, "api_error"), 2, ClaudeBusyError, 503),
         (error(503, "overloaded_error"), 2, ClaudeBusyError, 503),
         (error(529, "overloaded_error"), 2, ClaudeBusyError, 503),
-        (raises(httpx2.ReadTimeout), 2, ClaudeTimeoutError, 504),
+        # A read timeout may have been billed without an answer: not retried unless the environment opts in.
+        (raises(httpx2.ReadTimeout), 1, ClaudeTimeoutError, 504),
+        (raises(httpx2.ConnectTimeout), 2, ClaudeTimeoutError, 504),
         (raises(httpx2.ConnectError), 2, ClaudeConnectionError, 502),
+        (raises(httpx2.RemoteProtocolError), 1, ClaudeConnectionError, 502),
     ],
-    ids=["400", "401", "403", "404", "413", "429", "500", "503", "529", "timeout", "connection"],
+    ids=[
+        "400",
+        "401",
+        "403",
+        "404",
+        "413",
+        "429",
+        "500",
+        "503",
+        "529",
+        "read-timeout",
+        "connect-timeout",
+        "connection-refused",
+        "connection-lost",
+    ],
 )
 def test_each_failure_is_retried_as_the_policy_says_then_raised_typed(
     reply, attempts, error_class, http_status
@@ -242,3 +259,42 @@ def test_rate_limits_do_not_trigger_the_fallback():
         harness.service.create(ask(), CTX)
 
     assert {body["model"] for body in harness.api.bodies()} == {"claude-sonnet-5-5"}
+
+
+def test_x_should_retry_false_is_never_retried_and_true_is_retried_even_on_a_4xx():
+    # Given a 529 the API says not to retry, and a 409 it says to retry
+    harness = make_harness(settings=NO_FALLBACK)
+    harness.api.queue(error(529, "overloaded_error", x_should_retry="false"))
+    with pytest.raises(ClaudeBusyError):
+        harness.service.create(ask(), CTX)
+    assert len(harness.api.requests) == 1
+
+    harness = make_harness(settings=NO_FALLBACK)
+    harness.api.queue(error(409, "conflict_error", x_should_retry="true"), message("after the conflict"))
+    assert harness.service.create(ask(), CTX).text == "after the conflict"
+    assert len(harness.api.requests) == 2
+
+
+def test_an_ambiguous_attempt_is_counted_charged_and_retried_only_when_opted_in():
+    # Given a whole message whose first attempt times out while reading, and an environment that opts in
+    harness = make_harness(settings=NO_FALLBACK, retry_ambiguous=True)
+    harness.api.queue(raises(httpx2.ReadTimeout), message("second time lucky"))
+
+    # When the call is made
+    result = harness.service.create(ask(), CTX)
+
+    # Then it was retried, and the record counts the ambiguous attempt and charges its worst case apart
+    assert result.text == "second time lucky"
+    (record,) = harness.records
+    assert (record.ambiguous_attempts, record.billed_attempts) == (1, 1)
+    assert record.possibly_billed_usd > (record.cost_usd or 0) > 0
+    assert result.ambiguous_attempts == 1
+
+
+def test_an_ambiguous_failure_carries_its_count_to_the_caller():
+    harness = make_harness(settings=NO_FALLBACK)
+    harness.api.queue(raises(httpx2.ReadTimeout))
+    with pytest.raises(ClaudeTimeoutError) as raised:
+        harness.service.create(ask(), CTX)
+    assert raised.value.ambiguous_attempts == 1
+    assert harness.records[0].possibly_billed_usd > 0

@@ -7,8 +7,15 @@ import contextlib
 
 import pytest
 
-from claude_kit.calls import StreamEnd, TextDelta
-from claude_kit.errors import ClaudeBusyError, ClaudeStreamInterruptedError
+from claude_kit.calls import StreamEnd, TextDelta, Usage
+from claude_kit.errors import (
+    ClaudeBusyError,
+    ClaudeError,
+    ClaudeRateLimitedError,
+    ClaudeStreamInterruptedError,
+)
+from claude_kit.pricing import load_price_table
+from claude_kit.settings import RuntimeSettings
 from tests.unit.claude_kit.api_double import (
     CTX,
     SseBody,
@@ -228,8 +235,86 @@ def test_input_already_processed_is_billed_when_a_stream_fails_before_any_text()
     with pytest.raises(ClaudeBusyError):
         collect(harness.service, ask())
 
-    # Then its record carries the last attempt's input usage and its cost, not zero
+    # Then its record carries every attempt's input (each reached message_start, so each was billed), priced
+    # per attempt on the model that served it: two on the primary, one on the fallback
     (record,) = harness.records
-    assert record.usage.input_tokens == 5000
-    assert record.cost_usd is not None
-    assert record.cost_usd > 0
+    assert record.usage.input_tokens == 3 * 5000
+    assert record.billed_attempts == 3
+    primary, fallback = record.requested_model, record.model
+    assert fallback != primary
+    prices = load_price_table()
+    one = Usage(input_tokens=5000, output_tokens=1)
+    assert record.cost_usd == pytest.approx(2 * prices.cost(primary, one) + prices.cost(fallback, one))
+
+
+def test_a_mid_stream_rate_limit_error_is_retried_as_a_rate_limit_not_as_overloaded():
+    # Given three streams that fail with a rate_limit_error event before any text, then a good one
+    harness = make_harness(settings=RuntimeSettings(fallback_model=None))
+    broken = [*text_events("never")[:2], error_event("rate_limit_error")]
+    harness.api.queue(*[stream(broken)] * 3, stream(text_events("At last")))
+
+    events = collect(harness.service, ask())
+
+    # Then it was retried like a 429 (up to the policy's attempts), where an overloaded error stops after one
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "At last"
+    assert len(harness.api.requests) == 4
+    assert events[-1].result.retries == 3
+    assert events[-1].result.billed_attempts == 4
+
+
+def test_the_first_token_deadline_bounds_retry_waits():
+    # Given a 429 asking for a 20 s wait, and a chat whose first token is due within 5 s
+    harness = make_harness(settings=RuntimeSettings(fallback_model=None, first_token_deadline_seconds=5))
+    harness.api.queue(error(429, "rate_limit_error", retry_after="20"), stream(text_events("late")))
+
+    # When the stream is asked for
+    with pytest.raises(ClaudeRateLimitedError):
+        collect(harness.service, ask())
+
+    # Then the kit did not sleep past the deadline: the caller hears at once
+    assert harness.sleeps == []
+    assert len(harness.api.requests) == 1
+
+    # And without a deadline the same wait is taken
+    harness = make_harness(settings=RuntimeSettings(fallback_model=None, first_token_deadline_seconds=None))
+    harness.api.queue(error(429, "rate_limit_error", retry_after="20"), stream(text_events("late")))
+    events = collect(harness.service, ask())
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["late"]
+    assert harness.sleeps == [20.0]
+
+
+def test_thinking_and_tool_json_count_in_a_cut_streams_output_estimate():
+    # Given a stream that thinks for 26,000 characters, then is cut before any text
+    thinking = "step " * 5200
+    start = text_events("x", input_tokens=50)[0]
+    events = [
+        start,
+        (
+            "content_block_start",
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "thinking", "thinking": ""},
+            },
+        ),
+        (
+            "content_block_delta",
+            {
+                "type": "content_block_delta",
+                "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": thinking},
+            },
+        ),
+    ]
+    harness = make_harness(settings=RuntimeSettings(fallback_model=None))
+    harness.api.queue(stream(events), stream(events))
+
+    with pytest.raises(ClaudeError):
+        collect(harness.service, ask())
+
+    # Then each billed attempt's output is estimated from its thinking (≈ 26,000 / 3.5), not recorded as 1
+    (record,) = harness.records
+    per_attempt = record.usage.output_tokens / record.billed_attempts
+    assert record.billed_attempts == 2
+    assert 26_000 / 4 <= per_attempt <= 26_000 / 3
+    assert record.estimated_output_tokens == record.usage.output_tokens

@@ -1,4 +1,4 @@
-"""SpendSwitchGuard's reading of the switch, and the reservation a quota takes per call."""
+"""The spend switch as every function reads it, and the gate built from settings."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import json
 import pytest
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
-from claude_kit.calls import CallContext, Usage
+from claude_kit.calls import CallContext
 from claude_kit.errors import SpendGuardClosedError
-from claude_kit.guardrails import SpendSwitchGuard, SwitchState, get_call_guards, worst_case_call
-from claude_kit.pricing import load_price_table
-from claude_kit.settings import RuntimeSettings
+from claude_kit.reservation import SpendGate, get_spend_gate
+from claude_kit.spend_switch import SpendSwitch, SwitchState
+from claude_kit.worst_case import Charge
 
 CTX = CallContext(route="chat", user_id="user-1")
 PARAMETER = "/claude-kit/test/spend-switch"
@@ -45,22 +45,24 @@ def metric_names(capsys) -> list[str]:
 
 def test_closed_switch_refuses_the_call_with_503_and_counts_it(capsys) -> None:
     # Given a switch the spend guard closed
-    guard = SpendSwitchGuard(provider=SwitchParameter(closed()), parameter_name=PARAMETER, max_age_seconds=30)
+    guard = SpendSwitch(provider=SwitchParameter(closed()), parameter_name=PARAMETER, max_age_seconds=30)
     # When a call is checked
     with pytest.raises(SpendGuardClosedError) as refused:
-        guard.check(CTX)
+        guard.refuse_if_closed()
     # Then it is refused with the status the chat API answers, the reason in the detail, and a metric
     assert refused.value.http_status == 503
     assert "Threshold Crossed" in str(refused.value)
+    assert refused.value.closed_by == "alarm:claude-kit-test-daily-cost"
+    assert refused.value.reason == "alarm claude-kit-test-daily-cost: Threshold Crossed"
     assert metric_names(capsys) == ["SpendGuardRejections"]
 
 
 def test_open_switch_lets_the_call_through_and_is_read_with_the_cache_age() -> None:
     # Given an open switch
     parameter = SwitchParameter(json.dumps({"state": "open", "reason": "created by deployment"}))
-    guard = SpendSwitchGuard(provider=parameter, parameter_name=PARAMETER, max_age_seconds=30)
+    guard = SpendSwitch(provider=parameter, parameter_name=PARAMETER, max_age_seconds=30)
     # When a call is checked
-    guard.check(CTX)
+    guard.refuse_if_closed()
     # Then it passes, and the provider was asked to cache for the configured age
     assert parameter.reads == [(PARAMETER, 30)]
 
@@ -68,7 +70,7 @@ def test_open_switch_lets_the_call_through_and_is_read_with_the_cache_age() -> N
 @pytest.mark.parametrize(("value", "is_closed"), [("closed", True), (" open\n", False), ("paused", True)])
 def test_bare_words_are_accepted_and_anything_unknown_counts_as_closed(value: str, is_closed: bool) -> None:
     # Given a switch someone set by hand
-    guard = SpendSwitchGuard(provider=SwitchParameter(value), parameter_name=PARAMETER)
+    guard = SpendSwitch(provider=SwitchParameter(value), parameter_name=PARAMETER)
     # When it is read
     # Then open/closed mean what they say and a value that is neither stops calls
     assert guard.state().closed is is_closed
@@ -77,21 +79,21 @@ def test_bare_words_are_accepted_and_anything_unknown_counts_as_closed(value: st
 def test_unreadable_switch_keeps_the_last_value_read() -> None:
     # Given a guard that has read a closed switch, then loses SSM
     parameter = SwitchParameter(closed())
-    guard = SpendSwitchGuard(provider=parameter, parameter_name=PARAMETER)
+    guard = SpendSwitch(provider=parameter, parameter_name=PARAMETER)
     assert guard.state().closed
     parameter.value = None
     # When a call is checked
     # Then the last known state (closed) still applies
     with pytest.raises(SpendGuardClosedError):
-        guard.check(CTX)
+        guard.refuse_if_closed()
 
 
 def test_unreadable_switch_without_a_previous_read_lets_calls_through() -> None:
     # Given SSM unreachable from a fresh container
-    guard = SpendSwitchGuard(provider=SwitchParameter(None), parameter_name=PARAMETER)
+    guard = SpendSwitch(provider=SwitchParameter(None), parameter_name=PARAMETER)
     # When a call is checked
     # Then it is allowed: an SSM outage must not take the service down
-    guard.check(CTX)
+    guard.refuse_if_closed()
 
 
 def test_switch_state_round_trips_through_the_parameter_json() -> None:
@@ -104,29 +106,44 @@ def test_switch_state_round_trips_through_the_parameter_json() -> None:
     assert state.changed_by == "alarm:claude-kit-test-daily-cost"
 
 
-def test_worst_case_call_is_a_full_context_in_and_the_output_cap_out_on_the_dearest_model() -> None:
-    # Given caps of 10,000 tokens in and 1,000 out over two models
-    settings = RuntimeSettings(
-        context_max_tokens=10_000,
-        max_tokens_cap=1_000,
-        allowed_models=("claude-sonnet-5-5", "claude-haiku-5-5"),
-    )
-    prices = load_price_table()
-    # When the reservation is computed
-    usd, tokens = worst_case_call(settings, prices)
-    # Then it is what the dearer model charges for that call
-    usage = Usage(input_tokens=10_000, output_tokens=1_000)
-    assert usd == max(
-        prices.cost("claude-sonnet-5-5", usage) or 0, prices.cost("claude-haiku-5-5", usage) or 0
-    )
-    assert usd > 0
-    assert tokens == 11_000
-
-
-def test_no_guard_settings_means_no_guards(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_brake_settings_means_an_open_gate_that_holds_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given a function without KIT_SPEND_SWITCH_PARAMETER or KIT_QUOTA_TABLE (a local run)
     monkeypatch.delenv("KIT_SPEND_SWITCH_PARAMETER", raising=False)
     monkeypatch.delenv("KIT_QUOTA_TABLE", raising=False)
-    # When the container's guards are built
-    # Then there are none
-    assert get_call_guards() == ()
+    # When the container's gate is built and a call reserved through it
+    gate = get_spend_gate()
+    reservation = gate.reserve(CTX, Charge(usd=1.0, tokens=10))
+    # Then nothing is checked or held
+    assert gate == SpendGate()
+    assert reservation.held == Charge()
+    assert reservation.remaining_usd is None
+
+
+def test_a_closed_switch_refuses_before_the_quota_is_asked() -> None:
+    # Given a closed switch and a quota that must never be reached
+    class NoQuota:
+        def hold(self, *_: object) -> None:
+            raise AssertionError("the quota was asked although the switch is closed")
+
+    switch = SpendSwitch(provider=SwitchParameter(closed()), parameter_name=PARAMETER)
+    gate = SpendGate(switch=switch, quota=NoQuota())  # type: ignore[arg-type]
+    # When a call is reserved
+    # Then the switch refuses it
+    with pytest.raises(SpendGuardClosedError):
+        gate.reserve(CTX, Charge(usd=0.01, tokens=100))
+
+
+def test_the_request_path_brakes_fail_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a function with both brakes on
+    monkeypatch.setenv("KIT_SPEND_SWITCH_PARAMETER", PARAMETER)
+    monkeypatch.setenv("KIT_QUOTA_TABLE", "claude-kit-test-user-quota")
+    monkeypatch.setenv("KIT_USER_DAILY_USD_ALLOWANCE", "5")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    # When its gate is built
+    gate = get_spend_gate()
+    # Then the quota table and the switch's SSM client use short timeouts and two attempts, not 60 s × 5
+    assert gate.quota is not None
+    assert gate.switch is not None
+    for config in (gate.quota._table.meta.client.meta.config, gate.switch._provider.client.meta.config):
+        assert (config.connect_timeout, config.read_timeout) == (1.0, 2.0)
+        assert config.retries["total_max_attempts"] == 2

@@ -1,0 +1,303 @@
+"""Per-user daily allowances (USD and/or tokens) in one DynamoDB table keyed (`user_id`, `day`).
+
+Item (`user_id`, "2026-11-06") holds `committed_usd` (spent + held by calls in flight), `spent_usd`, the same
+two for tokens, `calls`, the warning levels already sent, and a TTL. Item (`user_id`, "allowance") may hold
+`daily_usd` / `daily_tokens` overriding the defaults for that user.
+
+A call holds its worst case before it starts, with one conditional `UpdateItem` that succeeds only while the
+total stays within the allowance; a call whose worst case does not fit is refused, so settling the real cost
+(never more than what was held) can never push `spent` over the allowance. Only `claude_kit.reservation`
+calls `hold`, `top_up`, `settle` and `release`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+from typing import Any, ClassVar
+
+from claude_kit.errors import QuotaExceededError
+from claude_kit.observability import logger
+from claude_kit.telemetry import record_count
+from claude_kit.worst_case import Charge
+
+#: Sort key of a user's allowance override item; daily usage items use the ISO date.
+OVERRIDE_KEY = "allowance"
+#: Usage items disappear (TTL) this long after their day, enough for a monthly look back.
+USAGE_RETENTION = timedelta(days=35)
+#: Fractions of the daily allowance at which a user's spending is reported once a day.
+DEFAULT_WARNING_LEVELS = (0.5, 0.8, 1.0)
+_NANO = Decimal("0.000000001")
+
+
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    usd: float | None
+    tokens: int | None
+
+    @property
+    def unlimited(self) -> bool:
+        return self.usd is None and self.tokens is None
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaHold:
+    """What one call holds of one user's day; `remaining_usd`: the allowance left after this hold."""
+
+    user_id: str
+    day: str
+    allowance: Allowance
+    held: Charge
+    remaining_usd: float | None
+
+
+class UserQuotaExceededError(QuotaExceededError):
+    """The call's worst case does not fit in what is left of today's allowance; retry after `resets_at`."""
+
+    user_message: ClassVar[str] = "You have used today's allowance; it renews at midnight UTC"
+
+    def __init__(
+        self,
+        *,
+        user_id: str,
+        limit: str,
+        used: str,
+        needed: str,
+        remaining_usd: float | None,
+        resets_at: datetime,
+        now: datetime,
+    ) -> None:
+        super().__init__(
+            f"user {user_id!r}: this call may cost up to {needed}, more than is left of the daily {limit} "
+            f"allowance (used or held: {used})"
+        )
+        self.limit = limit
+        self.used = used
+        self.needed = needed
+        self.remaining_usd = remaining_usd
+        self.resets_at = resets_at
+        self.retry_after_seconds = max(1, math.ceil((resets_at - now).total_seconds()))
+
+    def response_headers(self) -> dict[str, str]:
+        headers = {"Retry-After": str(self.retry_after_seconds)}
+        if self.remaining_usd is not None:
+            headers[REMAINING_HEADER] = f"{self.remaining_usd:.6f}"
+        return headers
+
+
+#: Response header with the caller's remaining daily allowance in USD (after the call's worst case is held).
+REMAINING_HEADER = "X-Kit-Allowance-Remaining-USD"
+
+
+class UserQuota:
+    def __init__(
+        self,
+        *,
+        table: Any,
+        default: Allowance,
+        override_max_age_seconds: int = 60,
+        warning_levels: Sequence[float] = DEFAULT_WARNING_LEVELS,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._table = table
+        self._default = default
+        self._override_max_age = override_max_age_seconds
+        self._warning_levels = tuple(sorted(warning_levels))
+        self._now = now
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._overrides: dict[str, tuple[float, Allowance]] = {}
+
+    def hold(self, user_id: str, worst: Charge) -> QuotaHold | None:
+        """Hold `worst` of today's allowance, or raise `UserQuotaExceededError`; None: no allowance set."""
+        allowance = self.allowance(user_id)
+        if allowance.unlimited:
+            return None
+        today = self._now().date()
+        held = self._fitted(user_id, today.isoformat(), allowance, worst, expires=_expiry(today))
+        committed_usd = float(held.get("committed_usd", 0))
+        remaining = None if allowance.usd is None else max(allowance.usd - committed_usd, 0.0)
+        return QuotaHold(user_id, today.isoformat(), allowance, worst, remaining)
+
+    def top_up(self, hold: QuotaHold, to: Charge) -> QuotaHold | None:
+        """Raise the hold to `to` (before another attempt that may bill); None if that does not fit."""
+        # In nano-dollars, so float noise (0.9 - 0.6) never adds a rounding step to the hold.
+        extra_usd = float(max(_usd(to.usd) - _usd(hold.held.usd), Decimal(0)))
+        extra = Charge(usd=extra_usd, tokens=max(to.tokens - hold.held.tokens, 0))
+        if extra.usd <= 0 and extra.tokens <= 0:
+            return hold
+        try:
+            self._fitted(hold.user_id, hold.day, hold.allowance, extra, expires=None)
+        except UserQuotaExceededError:
+            return None
+        return QuotaHold(hold.user_id, hold.day, hold.allowance, hold.held + extra, hold.remaining_usd)
+
+    def settle(self, hold: QuotaHold, spent: Charge) -> None:
+        """Replace the hold by what the call spent, counted on the day the hold was taken."""
+        result = self._table.update_item(
+            Key={"user_id": hold.user_id, "day": hold.day},
+            UpdateExpression=(
+                "ADD committed_usd :usd_delta, spent_usd :usd, committed_tokens :tokens_delta, "
+                "spent_tokens :tokens, calls :one"
+            ),
+            ExpressionAttributeValues={
+                ":usd_delta": _usd(spent.usd) - _usd_up(hold.held.usd),
+                ":usd": _usd(spent.usd),
+                ":tokens_delta": spent.tokens - hold.held.tokens,
+                ":tokens": spent.tokens,
+                ":one": 1,
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        if hold.allowance.usd:
+            after = float(result.get("Attributes", {}).get("spent_usd", 0))
+            self._warn(hold, before=after - spent.usd, after=after)
+
+    def release(self, hold: QuotaHold) -> None:
+        """Give the whole hold back: the call never reached Claude."""
+        self._table.update_item(
+            Key={"user_id": hold.user_id, "day": hold.day},
+            UpdateExpression="ADD committed_usd :usd, committed_tokens :tokens",
+            ExpressionAttributeValues={":usd": -_usd_up(hold.held.usd), ":tokens": -hold.held.tokens},
+        )
+
+    def allowance(self, user_id: str) -> Allowance:
+        with self._lock:
+            cached = self._overrides.get(user_id)
+        if cached is not None and cached[0] > self._monotonic():
+            return cached[1]
+        item = self._table.get_item(Key={"user_id": user_id, "day": OVERRIDE_KEY}).get("Item", {})
+        allowance = Allowance(
+            usd=float(item["daily_usd"]) if "daily_usd" in item else self._default.usd,
+            tokens=int(item["daily_tokens"]) if "daily_tokens" in item else self._default.tokens,
+        )
+        with self._lock:
+            self._overrides[user_id] = (self._monotonic() + self._override_max_age, allowance)
+        return allowance
+
+    def _fitted(
+        self, user_id: str, day: str, allowance: Allowance, amount: Charge, *, expires: int | None
+    ) -> dict[str, Any]:
+        """ADD `amount` to the day's committed totals if they stay within the allowance; the new totals."""
+        usd = _usd_up(amount.usd)
+        if (allowance.usd is not None and usd > _usd(allowance.usd)) or (
+            allowance.tokens is not None and amount.tokens > allowance.tokens
+        ):
+            # Larger than the whole allowance: refused without a write (a missing item would pass the check).
+            current = self._table.get_item(Key={"user_id": user_id, "day": day}).get("Item", {})
+            raise self._refusal(user_id, allowance, amount, current, day)
+        conditions, values = [], {":usd": usd, ":tokens": amount.tokens}
+        update = "ADD committed_usd :usd, committed_tokens :tokens"
+        if expires is not None:
+            update += " SET expires_at = :expires"
+            values[":expires"] = expires
+        if allowance.usd is not None:
+            conditions.append("(attribute_not_exists(committed_usd) OR committed_usd <= :usd_room)")
+            values[":usd_room"] = _usd(allowance.usd) - usd
+        if allowance.tokens is not None:
+            conditions.append("(attribute_not_exists(committed_tokens) OR committed_tokens <= :tokens_room)")
+            values[":tokens_room"] = allowance.tokens - amount.tokens
+        try:
+            result = self._table.update_item(
+                Key={"user_id": user_id, "day": day},
+                UpdateExpression=update,
+                ConditionExpression=" AND ".join(conditions),
+                ExpressionAttributeValues=values,
+                ReturnValues="UPDATED_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except self._table.meta.client.exceptions.ConditionalCheckFailedException as exc:
+            current = {name: _number(value) for name, value in exc.response.get("Item", {}).items()}
+            raise self._refusal(user_id, allowance, amount, current, day) from exc
+        attributes: dict[str, Any] = result.get("Attributes", {})
+        return attributes
+
+    def _refusal(
+        self, user_id: str, allowance: Allowance, amount: Charge, current: dict[str, Any], day: str
+    ) -> UserQuotaExceededError:
+        record_count("QuotaRejections")
+        committed_usd = float(current.get("committed_usd", 0))
+        committed_tokens = int(current.get("committed_tokens", 0))
+        over_usd = allowance.usd is not None and committed_usd + amount.usd > allowance.usd
+        if over_usd or allowance.tokens is None:
+            limit, used, needed = f"{allowance.usd:g} USD", f"{committed_usd:g} USD", f"{amount.usd:.6f} USD"
+        else:
+            limit, used, needed = (
+                f"{allowance.tokens} tokens",
+                f"{committed_tokens} tokens",
+                f"{amount.tokens} tokens",
+            )
+        remaining = None if allowance.usd is None else max(allowance.usd - committed_usd, 0.0)
+        return UserQuotaExceededError(
+            user_id=user_id,
+            limit=limit,
+            used=used,
+            needed=needed,
+            remaining_usd=remaining,
+            resets_at=_midnight(date.fromisoformat(day) + timedelta(days=1)),
+            now=self._now(),
+        )
+
+    def _warn(self, hold: QuotaHold, *, before: float, after: float) -> None:
+        """Report each warning level the user's spending crossed, once per user and day."""
+        assert hold.allowance.usd is not None
+        for level in self._warning_levels:
+            if not before < level * hold.allowance.usd <= after:
+                continue
+            tag = f"{level:g}"
+            try:
+                self._table.update_item(
+                    Key={"user_id": hold.user_id, "day": hold.day},
+                    UpdateExpression="ADD warned_levels :tag",
+                    ConditionExpression=(
+                        "attribute_not_exists(warned_levels) OR NOT contains(warned_levels, :one)"
+                    ),
+                    ExpressionAttributeValues={":tag": {tag}, ":one": tag},
+                )
+            except self._table.meta.client.exceptions.ConditionalCheckFailedException:
+                continue  # another call reported this level already
+            record_count("UserAllowanceWarnings")
+            logger.warning(
+                "User reached a share of the daily allowance",
+                extra={
+                    "user_id": hold.user_id,
+                    "allowance_share": level,
+                    "spent_usd": round(after, 6),
+                    "allowance_usd": hold.allowance.usd,
+                },
+            )
+
+
+def _usd(value: float) -> Decimal:
+    """DynamoDB numbers are Decimals; a nano-dollar keeps float noise out of conditions."""
+    return _plain(Decimal(str(value)).quantize(_NANO))
+
+
+def _usd_up(value: float) -> Decimal:
+    """Held amounts round up, so a hold is never smaller than the worst case it stands for."""
+    return _plain(Decimal(str(value)).quantize(_NANO, rounding=ROUND_CEILING))
+
+
+def _plain(value: Decimal) -> Decimal:
+    """Without trailing zeros or an exponent (`0E-9`), which some DynamoDB implementations misread."""
+    text = format(value, "f")
+    return Decimal(text.rstrip("0").rstrip(".") if "." in text else text)
+
+
+def _number(value: Any) -> Any:
+    """A low-level attribute value ({"N": "1.5"}) as a number; other values as they are."""
+    return Decimal(value["N"]) if isinstance(value, dict) and "N" in value else value
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _expiry(day: date) -> int:
+    return int(_midnight(day + USAGE_RETENTION).timestamp())

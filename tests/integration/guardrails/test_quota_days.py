@@ -1,0 +1,120 @@
+"""The quota's days: a hold settles on the day it was held, usage items expire, each warning comes once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from claude_kit.user_quota import Allowance, UserQuota, UserQuotaExceededError
+from claude_kit.worst_case import Charge
+from local.guardrails import create_quota_table
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def table() -> Iterator[Any]:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        create_quota_table(dynamodb.meta.client, "quota")
+        yield dynamodb.Table("quota")
+
+
+def item(table: Any, day: str) -> dict[str, Any]:
+    return dict(table.get_item(Key={"user_id": "u", "day": day}).get("Item", {}))
+
+
+def test_a_call_that_crosses_midnight_settles_on_the_day_it_was_held(table) -> None:
+    # Given a hold taken one second before midnight UTC
+    clock = Clock(datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC))
+    quota = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=clock)
+    hold = quota.hold("u", Charge(usd=0.5, tokens=100))
+    assert hold is not None
+
+    # When the call ends after midnight
+    clock.now += timedelta(seconds=2)
+    quota.settle(hold, Charge(usd=0.2, tokens=40))
+
+    # Then the day it was held carries the spend and nothing stays held; the new day is untouched
+    before = item(table, "2026-12-06")
+    assert (Decimal(before["committed_usd"]), Decimal(before["spent_usd"])) == (
+        Decimal("0.2"),
+        Decimal("0.2"),
+    )
+    assert int(before["committed_tokens"]) == int(before["spent_tokens"]) == 40
+    assert item(table, "2026-12-07") == {}
+    # And a refusal after midnight (0.6 allowance, 0.3 held, 0.5 needed) resets at the next midnight
+    tight = UserQuota(table=table, default=Allowance(usd=0.6, tokens=None), now=clock)
+    tight.hold("u", Charge(usd=0.3, tokens=0))
+    with pytest.raises(UserQuotaExceededError) as refused:
+        tight.hold("u", Charge(usd=0.5, tokens=0))
+    assert refused.value.resets_at == datetime(2026, 12, 8, tzinfo=UTC)
+    assert refused.value.retry_after_seconds == 24 * 3600 - 1
+
+
+def test_each_warning_level_is_reported_once_a_day(table, capsys) -> None:
+    # Given a $1 allowance and calls that spend $0.3 each
+    clock = Clock(datetime(2026, 12, 6, 12, tzinfo=UTC))
+    quota = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=clock)
+
+    def spend(usd: float) -> None:
+        hold = quota.hold("u", Charge(usd=usd, tokens=0))
+        assert hold is not None
+        quota.settle(hold, Charge(usd=usd, tokens=0))
+
+    # When the user spends 0.3, 0.6, 0.9, then 1.0 — and another quota object (another container) repeats it
+    for usd in (0.3, 0.3, 0.3):
+        spend(usd)
+    twin = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=clock)
+    hold = twin.hold("u", Charge(usd=0.1, tokens=0))
+    assert hold is not None
+    twin.settle(hold, Charge(usd=0.1, tokens=0))
+
+    # Then 50 %, 80 % and 100 % were each reported exactly once
+    assert warnings(capsys) == 3
+    assert item(table, "2026-12-06")["warned_levels"] == {"0.5", "0.8", "1"}
+
+    # And the next day starts over
+    clock.now += timedelta(days=1)
+    spend(0.6)
+    assert warnings(capsys) == 1
+    assert item(table, "2026-12-07")["warned_levels"] == {"0.5"}
+
+
+def warnings(capsys) -> int:
+    """`UserAllowanceWarnings` metrics emitted since the last look."""
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    return sum(int(blob.get("UserAllowanceWarnings", [0])[0]) for blob in blobs)
+
+
+def test_usage_items_expire_thirty_five_days_after_their_day(table) -> None:
+    clock = Clock(datetime(2026, 12, 6, 8, tzinfo=UTC))
+    quota = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=clock)
+    quota.hold("u", Charge(usd=0.1, tokens=0))
+    assert int(item(table, "2026-12-06")["expires_at"]) == int(datetime(2027, 1, 10, tzinfo=UTC).timestamp())
+
+
+def test_a_top_up_that_does_not_fit_is_refused_and_holds_nothing_more(table) -> None:
+    quota = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=Clock(datetime.now(UTC)))
+    hold = quota.hold("u", Charge(usd=0.6, tokens=0))
+    assert hold is not None
+    day = hold.day
+    assert quota.top_up(hold, Charge(usd=1.2, tokens=0)) is None
+    assert Decimal(item(table, day)["committed_usd"]) == Decimal("0.6")
+    raised = quota.top_up(hold, Charge(usd=0.9, tokens=0))
+    assert raised is not None
+    assert raised.held.usd == pytest.approx(0.9)
+    assert Decimal(item(table, day)["committed_usd"]) == Decimal("0.9")
