@@ -134,16 +134,25 @@ def test_the_claude_bill_runs_hourly_and_alarms_on_the_monthly_claude_budget(
     assert f"claude-kit-{env_name}-claude-cost-drift" not in names
 
 
-def test_with_an_admin_key_the_bill_reads_its_own_secret_and_alarms_on_drift(tmp_path_factory) -> None:
-    # Given dev with reconciliation configured
+@pytest.fixture(scope="module")
+def reconciling_dev(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    """dev with reconciliation configured and batch cancelling on (one synth for both options)."""
+    base = load_environment(CDK_CONTEXT["environments"], "dev")
     recon = ReconciliationConfig(
         admin_key_secret_name="/claude-kit/dev/anthropic-admin-key",
         anthropic_api_key_id="apikey_01Dev",
         drift_percent=7,
     )
-    config = load_environment(CDK_CONTEXT["environments"], "dev").model_copy(update={"reconciliation": recon})
+    alerts = base.alerts.model_copy(update={"spend_guard_cancel_batches": True})
+    config = base.model_copy(update={"reconciliation": recon, "alerts": alerts})
     app = App(context=synth_context(), outdir=str(tmp_path_factory.mktemp("cdk-reconciliation")))
-    template = Template.from_stack(add_environment(app, env_name="dev", config=config))
+    return Template.from_stack(add_environment(app, env_name="dev", config=config))
+
+
+def test_with_an_admin_key_the_bill_reads_its_own_secret_and_alarms_on_drift(
+    reconciling_dev: Template,
+) -> None:
+    template = reconciling_dev
     # Then the function knows the key id and secret, may read that secret (not the runtime key's) ...
     template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -170,14 +179,8 @@ def test_with_an_admin_key_the_bill_reads_its_own_secret_and_alarms_on_drift(tmp
     assert reported["MetricName"] == "ReportedMonthToDateCostUSD"
 
 
-def test_batch_cancelling_gives_the_guard_the_key_and_the_open_batches(tmp_path_factory) -> None:
-    # Given dev with alerts.spend_guard_cancel_batches on
-    base = load_environment(CDK_CONTEXT["environments"], "dev")
-    config = base.model_copy(
-        update={"alerts": base.alerts.model_copy(update={"spend_guard_cancel_batches": True})}
-    )
-    app = App(context=synth_context(), outdir=str(tmp_path_factory.mktemp("cdk-cancel")))
-    template = Template.from_stack(add_environment(app, env_name="dev", config=config))
+def test_batch_cancelling_gives_the_guard_the_key_and_the_open_batches(reconciling_dev: Template) -> None:
+    template = reconciling_dev
     # Then the guard knows to cancel, where the key and the jobs table are, and may read both
     (guard,) = [
         props

@@ -9,13 +9,13 @@ from datetime import UTC, datetime, timedelta
 import anthropic
 import httpx2
 import pytest
-from reconciliation.admin_api import AdminApi, AdminApiError
-from reconciliation.reconcile import reported_spend
 
 from claude_kit.calls import Usage
 from claude_kit.pricing import get_price_table
 from local.fake_claude import FakeClaudeServer
 from local.fake_claude.config import PLACEHOLDER_ADMIN_API_KEY
+from reconciliation.admin_api import AdminApi, AdminApiError
+from reconciliation.reconcile import reported_spend
 from tests.integration.fake_claude.conftest import MODEL, ask
 
 

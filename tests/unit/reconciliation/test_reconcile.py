@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from reconciliation.admin_api import UsageRow
-from reconciliation.reconcile import Reconciliation, ReportedSpend, reported_spend
 
 from claude_kit.calls import Usage
 from claude_kit.pricing import load_price_table
+from reconciliation.admin_api import UsageRow
+from reconciliation.reconcile import Reconciliation, ReportedSpend, reported_spend
 
 KEY = "apikey_01Env"
 AT = datetime(2026, 12, 6, tzinfo=UTC)

@@ -1,29 +1,132 @@
-"""The Claude bill end to end, offline: chat workload through the local stack, its EMF cost metrics in
-(moto) CloudWatch, the reconciliation against the fake's Usage & Cost report, the monthly brake."""
+"""The brakes end to end on the local stack, offline: a closed spend switch keeps queued work safe (nothing
+received or burned, everything done after reopening), and the Claude bill (chat workload, its EMF cost metrics
+in moto CloudWatch, reconciliation with the fake's Usage & Cost report, the monthly brake)."""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anthropic
 import pytest
+
+from batch_jobs import cli, clients
+from batch_jobs.jobs import job_summary
+from claude_kit.aws import aws_client
+from claude_kit.pricing import get_price_table
+from claude_kit.reservation import get_spend_gate
+from local.batch_queues import BatchQueueServices
+from local.fake_claude import PLACEHOLDER_API_KEY
+from local.fake_claude.config import PLACEHOLDER_ADMIN_API_KEY
+from local.stack import LocalStack
 from reconciliation.admin_api import AdminApi
 from reconciliation.bill import BillReport, ClaudeBill
 from reconciliation.estimate import CostMetric
 from reconciliation.settings import BillSettings
 from reconciliation.warnings import BudgetWarnings, ParameterSentWarnings
-
-from claude_kit.aws import aws_client
-from claude_kit.pricing import get_price_table
-from local.fake_claude import PLACEHOLDER_API_KEY
-from local.fake_claude.config import PLACEHOLDER_ADMIN_API_KEY
-from local.stack import LocalStack
 from spend_guard import handler as guard_handler
 from spend_guard.settings import get_guard_settings
 from tests.fixtures.chat import ChatClient
 from tests.fixtures.emf import put_emf_lines
+from tests.integration.batch_jobs.support import close_claude_client
+
+pytestmark = pytest.mark.slow
+
+ITEMS = 20
+
+
+@pytest.fixture
+def batch_stack(local_stack_env: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalStack]:
+    monkeypatch.setenv("KIT_PAUSED_REDELIVERY_DELAY_SECONDS", "1")
+    clients.reset()
+    yield local_stack_env
+    _set_switch(local_stack_env, "open")
+    _event_sources(local_stack_env).pause_with_switch = True
+    close_claude_client()
+    clients.reset()
+
+
+def _event_sources(stack: LocalStack) -> BatchQueueServices:
+    return next(s for s in stack.services if isinstance(s, BatchQueueServices))
+
+
+def _set_switch(stack: LocalStack, state: str) -> None:
+    value = {"state": state, "reason": "operator", "detail": "spend pause test"}
+    aws_client("ssm").put_parameter(
+        Name=stack.env["KIT_SPEND_SWITCH_PARAMETER"], Value=json.dumps(value), Type="String", Overwrite=True
+    )
+    get_spend_gate.cache_clear()
+
+
+def _queue_counts(stack: LocalStack, suffix: str = "") -> tuple[int, int]:
+    """(waiting: visible or delayed, in flight: received and not yet deleted)."""
+    sqs = aws_client("sqs")
+    url = sqs.get_queue_url(QueueName=f"claude-kit-{stack.env_name}-default{suffix}")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    waiting = int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesDelayed"]
+    )
+    return waiting, int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _work_file(tmp_path: Path, name: str) -> Path:
+    items = tmp_path / f"{name}.jsonl"
+    params = {"max_tokens": 16, "messages": [{"role": "user", "content": "Hi"}]}
+    items.write_text(
+        "".join(json.dumps({"custom_id": f"{name}-{n}", "params": params}) + "\n" for n in range(ITEMS))
+    )
+    return items
+
+
+def _wait_for(job_id: str, timeout_seconds: float = 90) -> dict[str, int]:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        summary = job_summary(clients.get_job_store(), job_id)
+        if summary is not None and summary.status == "COMPLETED":
+            return summary.counts
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not complete within {timeout_seconds} s")
+
+
+def test_queued_items_wait_for_a_closed_switch_and_all_succeed_after_reopening(
+    batch_stack: LocalStack, tmp_path: Path
+) -> None:
+    assert batch_stack.fake is not None
+    sources = _event_sources(batch_stack)
+    # Given a closed spend switch whose closing disabled the consumers' mapping
+    _set_switch(batch_stack, "closed")
+    # When 20 items are enqueued and the switch stays closed
+    assert (
+        cli.main(["enqueue", str(_work_file(tmp_path, "a")), "--env", "local", "--job-id", "paused-a"]) == 0
+    )
+    time.sleep(2)
+    # Then nothing was received (every receive count is still 0), nothing reached Claude or the DLQ
+    assert _queue_counts(batch_stack) == (ITEMS, 0)
+    # When the mapping is on again while the switch is still closed (a failed disable, a hand-edited switch)
+    # and 20 more items arrive
+    sources.pause_with_switch = False
+    assert (
+        cli.main(["enqueue", str(_work_file(tmp_path, "b")), "--env", "local", "--job-id", "paused-b"]) == 0
+    )
+    time.sleep(2.5)
+    # Then the consumer parks what it receives: still nothing to Claude, nothing in the DLQ, all 40 queued (a
+    # batch being parked right now is briefly there twice: copy sent, original not yet deleted)
+    assert batch_stack.fake.batch_custom_ids() == []
+    assert _queue_counts(batch_stack, "-dlq") == (0, 0)
+    assert sum(_queue_counts(batch_stack)) >= 2 * ITEMS
+    # When the switch reopens
+    _set_switch(batch_stack, "open")
+    # Then every item of both succeeds, each on its first counted receive, and the DLQ stays empty
+    for job_id in ("paused-a", "paused-b"):
+        assert _wait_for(job_id) == {"SUCCEEDED": ITEMS}
+        items = list(clients.get_job_store().items(job_id))
+        assert sorted(int(item["receive_count"]) for item in items) == [1] * ITEMS
+    assert _queue_counts(batch_stack, "-dlq") == (0, 0)
+
 
 pytestmark = pytest.mark.slow
 
