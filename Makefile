@@ -69,4 +69,4 @@ mutation: $(STAMP)
 	$(PY) -m scripts.mutation
 
 clean:
-	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache mutants
+	rm -rf cdk.out .build .pytest_cache .mypy_cache .ruff_cache .mutation

@@ -1,27 +1,90 @@
 """`make mutation`: mutation testing of the money path with mutmut, and a score per module.
 
-Runs `mutmut run` (configured in pyproject.toml: which modules, which tests), then reads mutmut's per-file
-results and prints, per module, mutants killed / (killed + survived + no tests). A module under the target
-fails the command. Not part of `make test`: it runs the money tests once per mutant (minutes to an hour).
+mutmut names a module after its path from the project root, while the functions import each other as
+top-level packages (`claude_kit.pricing`, with `functions/` on the path as in Lambda). So the run happens in a
+workspace, `.mutation/`, where the contents of `functions/` sit at the root beside the tests, the fake Claude
+and the infrastructure code they import. Each module's score is mutants killed / (killed + survived + not
+covered by any test); a module under the target fails the command. Not part of `make test`: it runs the money
+tests once per mutant (tens of minutes on two cores).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from mutmut.stats import status_by_exit_code
-
 TARGET = 0.90
+MODULES = (
+    "claude_kit/pricing.py",
+    "claude_kit/worst_case.py",
+    "claude_kit/billing.py",
+    "claude_kit/user_quota.py",
+    "claude_kit/reservation.py",
+    "claude_kit/retry.py",
+    "claude_kit/stream_state.py",
+    "claude_kit/context_window.py",
+)
+TESTS = (
+    "tests/unit/claude_kit",
+    "tests/integration/guardrails",
+    "tests/integration/claude_kit",
+    "tests/integration/fake_claude/test_ledger.py",
+)
+WORKSPACE = Path(".mutation")
 KILLED = {"killed", "timeout", "caught by type check"}
 COUNTED = KILLED | {"survived", "no tests"}
 
 
+def prepare_workspace(root: Path) -> None:
+    """The project laid out as mutmut expects, with the last run's results kept (mutmut resumes them)."""
+    WORKSPACE.mkdir(exist_ok=True)
+    copied = []
+    for package in (root / "functions").iterdir():
+        if package.is_dir() and (package / "__init__.py").exists():
+            _replace(package, WORKSPACE / package.name)
+            if package.name != "claude_kit":  # mutmut copies the package it mutates itself
+                copied.append(f"{package.name}/")
+    for name in ("tests", "local", "infra", "ops"):
+        if (root / name).exists():
+            _replace(root / name, WORKSPACE / name)
+            copied.append(f"{name}/")
+    for name in ("app.py", "cdk.json"):
+        shutil.copy2(root / name, WORKSPACE / name)
+        copied.append(name)
+    pyproject = (root / "pyproject.toml").read_text()
+    pyproject = re.sub(r"pythonpath = \[[^\]]*\]", 'pythonpath = ["."]', pyproject)
+    (WORKSPACE / "pyproject.toml").write_text(pyproject + _mutmut_section(copied))
+
+
+def _replace(source: Path, target: Path) -> None:
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def _mutmut_section(copied: list[str]) -> str:
+    listed = ", ".join(f'"{path}"' for path in MODULES)
+    tests = ", ".join(f'"{path}"' for path in TESTS)
+    also = ", ".join(f'"{path}"' for path in copied)
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["claude_kit/"]\n'
+        f"only_mutate = [{listed}]\n"
+        f"also_copy = [{also}]\n"
+        f"pytest_add_cli_args_test_selection = [{tests}]\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x"]\n'
+    )
+
+
 def scores(mutants_dir: Path) -> dict[str, tuple[int, int, list[str]]]:
     """Per module: killed, counted, and the names of the mutants that survived."""
+    from mutmut.stats import status_by_exit_code
+
     result: dict[str, tuple[int, int, list[str]]] = {}
     for meta in sorted(mutants_dir.rglob("*.py.meta")):
         exit_codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
@@ -41,16 +104,17 @@ def main() -> int:
     parser.add_argument("--no-run", action="store_true", help="report the last run without running mutmut")
     args = parser.parse_args()
     if not args.no_run:
-        subprocess.run([sys.executable, "-m", "mutmut", "run"], check=False)
-    table = scores(Path("mutants"))
+        prepare_workspace(Path.cwd())
+        subprocess.run([sys.executable, "-m", "mutmut", "run"], cwd=WORKSPACE, check=False)
+    table = scores(WORKSPACE / "mutants")
     if not table:
-        print("no mutation results under mutants/: run `make mutation` first")
+        print("no mutation results under .mutation/mutants: run `make mutation` first")
         return 2
     below = []
-    print(f"{'module':<48} {'killed':>7} {'of':>5} {'score':>7}")
+    print(f"{'module':<40} {'killed':>7} {'of':>5} {'score':>7}")
     for module, (killed, counted, survived) in table.items():
         score = killed / counted
-        print(f"{module:<48} {killed:>7} {counted:>5} {score:>7.1%}")
+        print(f"{module:<40} {killed:>7} {counted:>5} {score:>7.1%}")
         if score < TARGET:
             below.append(module)
         for name in survived:

@@ -31,7 +31,8 @@ from chat_api.sessions import Role, Session, SessionStore, StoredTurn, Turn, get
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult, StreamEnd, TextDelta
 from claude_kit.errors import ClaudeError
 from claude_kit.observability import logger
-from claude_kit.service import PreparedCall, get_claude_service
+from claude_kit.recording import PreparedCall
+from claude_kit.service import get_claude_service
 from claude_kit.settings import RuntimeSettings, get_settings
 from claude_kit.telemetry import CLIENT_DISCONNECTED
 

@@ -12,6 +12,7 @@ own the reservation. `stream` and `create` do both.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
@@ -26,12 +27,13 @@ from claude_kit.billing import CallBill
 from claude_kit.call_rules import apply_rules
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult, StreamEnd, TextDelta, Usage
 from claude_kit.clients import ClaudeClients, get_clients
-from claude_kit.context_window import SystemPrompt, TokenCounter, Window, estimate_tokens
-from claude_kit.errors import ClaudeError, ClaudeStreamInterruptedError
+from claude_kit.context_window import SystemPrompt, TokenCounter, estimate_tokens
+from claude_kit.errors import ClaudeStreamInterruptedError
 from claude_kit.observability import logger, tracer
 from claude_kit.pricing import PriceTable, load_price_table
 from claude_kit.prompt_cache import add_cache_breakpoints
-from claude_kit.reservation import Reservation, SpendGate, get_spend_gate
+from claude_kit.recording import Call, PreparedCall, Recorder
+from claude_kit.reservation import SpendGate, get_spend_gate
 from claude_kit.retry import (
     Attempts,
     Failure,
@@ -44,7 +46,7 @@ from claude_kit.retry import (
 )
 from claude_kit.settings import RuntimeSettings, get_settings
 from claude_kit.stream_state import StreamState
-from claude_kit.telemetry import CLIENT_DISCONNECTED, CallRecord, ratelimit_headroom, record_call
+from claude_kit.telemetry import CLIENT_DISCONNECTED, CallRecord, record_call
 from claude_kit.worst_case import worst_case_attempt
 
 if TYPE_CHECKING:
@@ -55,36 +57,6 @@ if TYPE_CHECKING:
 _COUNT_TOKENS_PARAMS = ("tools", "tool_choice", "thinking")
 #: The SDK's estimate of generation time (anthropic/_base_client.py: one hour per 128,000 output tokens).
 _SECONDS_PER_OUTPUT_TOKEN = 3600 / 128_000
-
-
-@dataclass(slots=True, eq=False)
-class PreparedCall:
-    """A request that passed the rules, with its worst case held; run it once with `*_prepared`."""
-
-    request: ClaudeRequest
-    ctx: CallContext
-    window: Window
-    reservation: Reservation
-
-
-@dataclass(slots=True)
-class _Call:
-    """One service call: the request after the kit's rules, and what happened to it so far."""
-
-    prepared: PreparedCall
-    attempts: Attempts
-    started: float
-    model: str
-    bill: CallBill
-    fallback_used: bool = False
-
-    @property
-    def request(self) -> ClaudeRequest:
-        return self.prepared.request
-
-    @property
-    def ctx(self) -> CallContext:
-        return self.prepared.ctx
 
 
 class ClaudeService:
@@ -105,7 +77,7 @@ class ClaudeService:
         self._policy = retry_policy or RetryPolicy.from_settings(settings)
         self._prices = prices or load_price_table(settings.price_overrides)
         self._clock = clock
-        self._emit = emit
+        self._recorder = Recorder(environment=settings.env_name, prices=self._prices, emit=emit, clock=clock)
 
     async def aclose(self) -> None:
         """Release the streaming connections before their event loop ends (see `ClaudeClients.aclose`)."""
@@ -139,20 +111,20 @@ class ClaudeService:
                         raise
                     raw = self._send(call)
             except Exception as exc:
-                if (error := self._failed(call, exc)) is None:
+                if (error := self._recorder.failed(call, exc)) is None:
                     raise
                 raise error from exc
             call.attempts.headers = raw.headers
             message = raw.parse()
-            record = self._record(
+            record = self._recorder.record(
                 call,
                 message_id=message.id,
                 stop_reason=message.stop_reason,
                 api_request_id=raw.headers.get("request-id"),
             )
-            return self._result(call, record, content=[block.to_dict() for block in message.content])
+            return self._recorder.result(call, record, content=[block.to_dict() for block in message.content])
 
-    def _send(self, call: _Call) -> Any:
+    def _send(self, call: Call) -> Any:
         """The raw response (for its rate-limit headers) of one non-streaming attempt, billed."""
         try:
             raw = self._clients.sync_client().messages.with_raw_response.create(
@@ -165,7 +137,7 @@ class ClaudeService:
         call.bill.billed(call.model, Usage.from_api(raw.parse().usage))
         return raw
 
-    def _whole_message_timeout(self, call: _Call) -> Any:
+    def _whole_message_timeout(self, call: Call) -> Any:
         """No byte of a whole message arrives before its last token: wait as long as `max_tokens` can take
         (the SDK's own estimate), never less than the read timeout, never past the caller's deadline."""
         import httpx2  # loaded with the SDK already
@@ -179,11 +151,33 @@ class ClaudeService:
 
     async def stream(self, request: ClaudeRequest, ctx: CallContext) -> AsyncGenerator[TextDelta | StreamEnd]:
         """`prepare` then `stream_prepared`; a refusal is raised on the first iteration."""
-        # Not abandoned on cancellation: a hold taken in the thread is always seen (and then released).
-        prepared = await run_sync(self.prepare, request, ctx)
-        async with aclosing(self.stream_prepared(prepared)) as events:
-            async for event in events:
-                yield event
+        prepared = await self._prepare_in_thread(request, ctx)
+        try:
+            async with aclosing(self.stream_prepared(prepared)) as events:
+                async for event in events:
+                    yield event
+        finally:
+            if not prepared.reservation.finished:
+                with anyio.CancelScope(shield=True):
+                    await run_sync(prepared.reservation.release)
+
+    async def _prepare_in_thread(self, request: ClaudeRequest, ctx: CallContext) -> PreparedCall:
+        """`prepare` off the event loop. A caller cancelled meanwhile leaves nothing held: whichever of the
+        thread and the caller comes second gives the hold back."""
+        handoff = _Handoff()
+
+        def take() -> PreparedCall:
+            prepared = self.prepare(request, ctx)
+            if not handoff.deliver(prepared):
+                prepared.reservation.release()
+            return prepared
+
+        try:
+            return await run_sync(take, abandon_on_cancel=True)
+        except BaseException:
+            if (orphan := handoff.abandon()) is not None:
+                orphan.reservation.release()
+            raise
 
     async def stream_prepared(self, prepared: PreparedCall) -> AsyncGenerator[TextDelta | StreamEnd]:
         """Text as it comes, then one `StreamEnd`.
@@ -205,28 +199,30 @@ class ClaudeService:
                         raise
                     opened = await self._open_stream(call)
             except Exception as exc:
-                if (error := await run_sync(self._failed, call, exc)) is None:
+                if (error := await run_sync(self._recorder.failed, call, exc)) is None:
                     raise
                 raise error from exc
             except BaseException:  # cancelled while waiting for the first text: the client went away
                 with anyio.CancelScope(shield=True):
-                    await run_sync(lambda: self._record(call, error_type=CLIENT_DISCONNECTED, streamed=True))
+                    await run_sync(
+                        lambda: self._recorder.record(call, error_type=CLIENT_DISCONNECTED, streamed=True)
+                    )
                 raise
             async with aclosing(self._relay(call, opened)) as relay:
                 async for event in relay:
                     yield event
 
-    async def _relay(self, call: _Call, opened: _OpenStream) -> AsyncGenerator[TextDelta | StreamEnd]:
+    async def _relay(self, call: Call, opened: _OpenStream) -> AsyncGenerator[TextDelta | StreamEnd]:
         state = opened.state
         failure: Exception | None = None
         try:
             text = opened.first_text
             if text is not None:
-                state.handed_on(self._elapsed_ms(call))
+                state.handed_on(self._recorder.elapsed_ms(call))
                 yield TextDelta(text)
             async for event in opened.events:
                 if (text := state.apply(event)) is not None:
-                    state.handed_on(self._elapsed_ms(call))
+                    state.handed_on(self._recorder.elapsed_ms(call))
                     yield TextDelta(text)
             if not state.complete:
                 raise IncompleteStreamError("the stream ended before message_stop")
@@ -243,14 +239,16 @@ class ClaudeService:
             error = ClaudeStreamInterruptedError(
                 f"{type(failure).__name__}: {failure}",
                 error_type=record.error_type,
-                partial=self._result(call, record, content=state.blocks, ttft_ms=state.ttft_ms, partial=True),
+                partial=self._recorder.result(
+                    call, record, content=state.blocks, ttft_ms=state.ttft_ms, partial=True
+                ),
                 request_id=record.api_request_id,
             )
             raise error from failure
         record = await run_sync(self._record_stream, call, opened, None)
-        yield StreamEnd(self._result(call, record, content=state.blocks, ttft_ms=state.ttft_ms))
+        yield StreamEnd(self._recorder.result(call, record, content=state.blocks, ttft_ms=state.ttft_ms))
 
-    async def _open_stream(self, call: _Call) -> _OpenStream:
+    async def _open_stream(self, call: Call) -> _OpenStream:
         """One streaming attempt, read up to its first text: until then a failure may be retried.
 
         An attempt that fails after `message_start` was billed (its input, and any thinking): counted here."""
@@ -317,7 +315,7 @@ class ClaudeService:
 
     # -- shared steps ----------------------------------------------------------------------------------------
 
-    def _start(self, prepared: PreparedCall, *, deadline_seconds: float | None) -> _Call:
+    def _start(self, prepared: PreparedCall, *, deadline_seconds: float | None) -> Call:
         started = self._clock()
         remaining_ms = prepared.ctx.remaining_time_ms
 
@@ -342,9 +340,9 @@ class ClaudeService:
                 bill.charge(self._prices, reservation.worst_attempt) + reservation.worst_attempt
             ),
         )
-        return _Call(prepared, attempts, started=started, model=prepared.request.model, bill=bill)
+        return Call(prepared, attempts, started=started, model=prepared.request.model, bill=bill)
 
-    def _body(self, call: _Call) -> dict[str, Any]:
+    def _body(self, call: Call) -> dict[str, Any]:
         """SDK keyword arguments for the model being tried (cache minimums differ per model)."""
         request = call.request
         system, messages = request.system, request.messages
@@ -364,7 +362,7 @@ class ClaudeService:
             body["extra_body"] = request.params
         return body
 
-    def _switch_to_fallback(self, call: _Call, exc: Exception) -> bool:
+    def _switch_to_fallback(self, call: Call, exc: Exception) -> bool:
         """After the primary model stayed overloaded through its retry: one attempt on the fallback model."""
         fallback = self._settings.fallback_model
         if fallback is None or fallback == call.model or classify(exc) is not Failure.BUSY:
@@ -384,25 +382,12 @@ class ClaudeService:
 
     # -- after a call ---------------------------------------------------------------------------------------
 
-    def _failed(self, call: _Call, exc: Exception) -> ClaudeError | None:
-        """Record a call that produced no text; the typed error to raise instead of an SDK one (else None)."""
-        error = to_claude_error(exc)
-        self._record(
-            call,
-            error_type=error_type_of(exc),
-            error_detail=str(error or exc),
-            api_request_id=getattr(exc, "request_id", None),
-        )
-        if error is not None:
-            error.ambiguous_attempts = call.bill.ambiguous_attempts
-        return error
-
     def _record_stream(
-        self, call: _Call, opened: _OpenStream, error_type: str | None, failure: Exception | None = None
+        self, call: Call, opened: _OpenStream, error_type: str | None, failure: Exception | None = None
     ) -> CallRecord:
         state = opened.state
         call.bill.billed(call.model, state.usage(), output_estimated=state.output_estimated)
-        return self._record(
+        return self._recorder.record(
             call,
             message_id=state.message_id,
             stop_reason=state.stop_reason,
@@ -413,84 +398,26 @@ class ClaudeService:
             streamed=True,
         )
 
-    def _record(
-        self,
-        call: _Call,
-        *,
-        message_id: str | None = None,
-        stop_reason: str | None = None,
-        ttft_ms: float | None = None,
-        error_type: str | None = None,
-        error_detail: str | None = None,
-        api_request_id: str | None = None,
-        streamed: bool = False,
-    ) -> CallRecord:
-        """Emit the call's one record and settle its reservation with everything it was (possibly) billed."""
-        requests_remaining, tokens_remaining = ratelimit_headroom(call.attempts.headers)
-        ctx, window, bill = call.ctx, call.prepared.window, call.bill
-        reservation = call.prepared.reservation
-        record = CallRecord(
-            environment=self._settings.env_name,
-            route=ctx.route,
-            model=call.model,
-            requested_model=call.request.model,
-            usage=bill.usage(),
-            latency_ms=self._elapsed_ms(call),
-            fallback_used=call.fallback_used,
-            ttft_ms=ttft_ms,
-            stop_reason=stop_reason,
-            retries=call.attempts.retries,
-            throttles=call.attempts.throttles,
-            error_type=error_type,
-            error_detail=error_detail,
-            cost_usd=bill.cost(self._prices),
-            billed_attempts=len(bill.attempts),
-            ambiguous_attempts=bill.ambiguous_attempts,
-            possibly_billed_usd=bill.possibly_billed(reservation.worst_attempt).usd,
-            estimated_output_tokens=bill.estimated_output_tokens,
-            user_id=ctx.user_id,
-            request_id=ctx.request_id,
-            api_request_id=api_request_id,
-            message_id=message_id,
-            context_dropped_turns=window.dropped_turns,
-            context_dropped_tokens=window.dropped_tokens,
-            ratelimit_requests_remaining=requests_remaining,
-            ratelimit_tokens_remaining=tokens_remaining,
-            streamed=streamed,
-        )
-        self._emit(record)
-        reservation.settle(bill.charge(self._prices, reservation.worst_attempt))
-        return record
 
-    def _result(
-        self,
-        call: _Call,
-        record: CallRecord,
-        *,
-        content: list[dict[str, Any]],
-        ttft_ms: float | None = None,
-        partial: bool = False,
-    ) -> ClaudeResult:
-        return ClaudeResult(
-            message_id=record.message_id,
-            model=call.model,
-            text="".join(block["text"] for block in content if block.get("type") == "text"),
-            content=content,
-            stop_reason=record.stop_reason,
-            usage=record.usage,
-            cost_usd=record.cost_usd,
-            latency_ms=record.latency_ms,
-            ttft_ms=ttft_ms,
-            retries=record.retries,
-            fallback_used=call.fallback_used,
-            request_id=record.api_request_id,
-            partial=partial,
-            billed_attempts=record.billed_attempts,
-            ambiguous_attempts=record.ambiguous_attempts,
-        )
+class _Handoff:
+    """A prepared call passed from a worker thread to a caller that may have stopped waiting for it."""
 
-    def _elapsed_ms(self, call: _Call) -> float:
-        return (self._clock() - call.started) * 1000
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._prepared: PreparedCall | None = None
+
+    def deliver(self, prepared: PreparedCall) -> bool:
+        """False when the caller is gone: the thread then gives the hold back itself."""
+        with self._lock:
+            self._prepared = prepared
+            return not self._abandoned
+
+    def abandon(self) -> PreparedCall | None:
+        """The call the thread delivered before the caller left, if any (the caller then gives it back)."""
+        with self._lock:
+            self._abandoned = True
+            return self._prepared
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 from aws_lambda_powertools.utilities.parameters import constants as parameter_constants
 from moto import mock_aws
 
-from claude_kit.calls import CallContext, ClaudeRequest, TextDelta, Usage
+from claude_kit.calls import CallContext, ClaudeRequest, TextDelta
 from claude_kit.clients import get_clients
 from claude_kit.errors import ClaudeError
 from claude_kit.pricing import load_price_table
@@ -29,7 +29,7 @@ from claude_kit.service import ClaudeService
 from claude_kit.settings import get_settings
 from claude_kit.telemetry import CallRecord
 from local.fake_claude import PLACEHOLDER_API_KEY, FakeClaudeServer, Fault
-from local.fake_claude.ledger import BilledCall
+from tests.fixtures.ledger import billed_cost
 
 SECRET_NAME = "claude-kit/test/anthropic-api-key"
 LONG_SYSTEM = "You answer questions about the kit's runbook with care and precision. " * 150
@@ -133,20 +133,6 @@ def run_workload(workload: Workload) -> None:
     fake.inject(Fault.stall(seconds=3))
     with pytest.raises(ClaudeError):
         service.create(ask("too slow", max_tokens=10), ctx())
-
-
-def billed_cost(entries: list[BilledCall]) -> float:
-    total = 0.0
-    for e in entries:
-        usage = Usage(
-            input_tokens=e.input_tokens,
-            output_tokens=e.output_tokens,
-            cache_creation_input_tokens=e.cache_creation_input_tokens,
-            cache_creation_1h_input_tokens=e.cache_creation_1h_input_tokens,
-            cache_read_input_tokens=e.cache_read_input_tokens,
-        )
-        total += PRICES.cost(e.model, usage) or 0.0
-    return total
 
 
 def test_the_kits_records_add_up_to_what_claude_billed(workload: Workload) -> None:

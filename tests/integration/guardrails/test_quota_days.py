@@ -118,3 +118,27 @@ def test_a_top_up_that_does_not_fit_is_refused_and_holds_nothing_more(table) -> 
     assert raised is not None
     assert raised.held.usd == pytest.approx(0.9)
     assert Decimal(item(table, day)["committed_usd"]) == Decimal("0.9")
+
+
+def test_tokens_are_held_topped_up_settled_and_released_exactly(table) -> None:
+    # Given a token allowance and a hold of 300 tokens
+    quota = UserQuota(table=table, default=Allowance(usd=None, tokens=1000), now=Clock(datetime.now(UTC)))
+    hold = quota.hold("u", Charge(usd=0.0, tokens=300))
+    assert hold is not None
+    day = hold.day
+    # When it is topped up to 700, then settled at 650 tokens
+    raised = quota.top_up(hold, Charge(usd=0.0, tokens=700))
+    assert raised is not None
+    assert (raised.user_id, raised.held.tokens) == ("u", 700)
+    assert int(item(table, day)["committed_tokens"]) == 700
+    assert quota.top_up(raised, Charge(usd=0.0, tokens=1100)) is None
+    quota.settle(raised, Charge(usd=0.0, tokens=650))
+    # Then the day holds exactly what was spent
+    assert int(item(table, day)["committed_tokens"]) == int(item(table, day)["spent_tokens"]) == 650
+    # And a released hold gives every token back
+    second = quota.hold("u", Charge(usd=0.0, tokens=200))
+    assert second is not None
+    assert int(item(table, day)["committed_tokens"]) == 850
+    quota.release(second)
+    assert int(item(table, day)["committed_tokens"]) == 650
+    assert int(item(table, day)["calls"]) == 1

@@ -23,8 +23,8 @@ from chat_api.sessions import Role, SessionStore, Turn
 from chat_api.settings import ChatSettings
 from claude_kit.calls import CallContext, ClaudeRequest
 from claude_kit.context_window import fit_context
+from claude_kit.recording import PreparedCall
 from claude_kit.reservation import SpendGate
-from claude_kit.service import PreparedCall
 from claude_kit.settings import RuntimeSettings
 from claude_kit.user_quota import Allowance, UserQuota
 from claude_kit.worst_case import Charge

@@ -19,18 +19,17 @@ from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDE
 from moto import mock_aws
 from moto.dynamodb.models import DynamoDBBackend
 
-from claude_kit.calls import CallContext, ClaudeRequest, Usage
+from claude_kit.calls import CallContext, ClaudeRequest
 from claude_kit.clients import get_clients
 from claude_kit.errors import ClaudeError, QuotaExceededError
-from claude_kit.pricing import load_price_table
 from claude_kit.reservation import get_spend_gate
 from claude_kit.retry import RetryPolicy
 from claude_kit.service import ClaudeService
 from claude_kit.settings import get_settings
 from claude_kit.user_quota import REMAINING_HEADER, UserQuotaExceededError
 from local.fake_claude import PLACEHOLDER_API_KEY, FakeClaudeServer, Fault
-from local.fake_claude.ledger import BilledCall
 from local.guardrails import create_quota_table
+from tests.fixtures.ledger import billed_cost
 
 TABLE = "claude-kit-test-user-quota"
 SECRET = "/claude-kit/test/anthropic-api-key"
@@ -57,20 +56,9 @@ class Quotas:
             clients=get_clients(), settings=settings, gate=get_spend_gate(), retry_policy=policy
         )
 
-    def billed_usd(self, entries: list[BilledCall] | None = None) -> float:
+    def billed_usd(self) -> float:
         """What the fake billed, at the kit's prices: the ground truth for `spent_usd`."""
-        prices = load_price_table()
-        total = 0.0
-        for entry in self.fake.ledger() if entries is None else entries:
-            usage = Usage(
-                input_tokens=entry.input_tokens,
-                output_tokens=entry.output_tokens,
-                cache_creation_input_tokens=entry.cache_creation_input_tokens,
-                cache_creation_1h_input_tokens=entry.cache_creation_1h_input_tokens,
-                cache_read_input_tokens=entry.cache_read_input_tokens,
-            )
-            total += prices.cost(entry.model, usage) or 0.0
-        return total
+        return billed_cost(self.fake.ledger())
 
     def today(self, user_id: str) -> dict[str, Any]:
         key = {"user_id": user_id, "day": datetime.now(UTC).date().isoformat()}

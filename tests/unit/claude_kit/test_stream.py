@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+import time
 
 import pytest
 
@@ -15,7 +17,9 @@ from claude_kit.errors import (
     ClaudeStreamInterruptedError,
 )
 from claude_kit.pricing import load_price_table
+from claude_kit.reservation import SpendGate
 from claude_kit.settings import RuntimeSettings
+from tests.fixtures.money import MemoryQuota
 from tests.unit.claude_kit.api_double import (
     CTX,
     SseBody,
@@ -318,3 +322,41 @@ def test_thinking_and_tool_json_count_in_a_cut_streams_output_estimate():
     assert record.billed_attempts == 2
     assert 26_000 / 4 <= per_attempt <= 26_000 / 3
     assert record.estimated_output_tokens == record.usage.output_tokens
+
+
+def test_a_consumer_cancelled_while_the_hold_is_taken_leaves_nothing_held():
+    # Given a user quota whose hold takes a while (a slow table), and a consumer cancelled meanwhile
+    quota = MemoryQuota()
+    taken = threading.Event()
+    hold = quota.hold
+
+    def slow_hold(user_id, worst):
+        taken.set()
+        time.sleep(0.2)
+        return hold(user_id, worst)
+
+    quota.hold = slow_hold
+    harness = make_harness(gate=SpendGate(quota=quota))
+    harness.api.queue(stream(text_events("never read")))
+
+    async def cancel_while_holding() -> None:
+        async def consume() -> None:
+            async with contextlib.aclosing(harness.service.stream(ask(), CTX)) as events:
+                async for _ in events:
+                    pass
+
+        task = asyncio.create_task(consume())
+        while not taken.is_set():
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.4)  # the worker thread finishes taking the hold after the caller left
+
+    asyncio.run(cancel_while_holding())
+
+    # Then the hold the thread took was given back, and Claude was never called
+    assert len(quota.holds) == 1
+    assert len(quota.released) == 1
+    assert quota.committed == pytest.approx(0)
+    assert harness.api.requests == []
