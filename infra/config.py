@@ -169,14 +169,6 @@ class AlertsConfig(_Strict):
     #: are requeued when the poller collects them); off by default: they finish and bill.
     spend_guard_cancel_batches: bool = False
 
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed_keys(cls, data: Any) -> Any:
-        for old, new in RENAMED_ALERT_KEYS.items():
-            if isinstance(data, dict) and old in data:
-                raise ValueError(f"{old} is now {new} (the key names the bill it is about)")
-        return data
-
     error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5
     latency_p99_ms: PositiveInt = 60_000
     ttft_p95_ms: PositiveInt = 5_000
@@ -190,6 +182,14 @@ class AlertsConfig(_Strict):
     fallbacks_per_5_minutes: PositiveInt = 5
     #: Extra HTTPS subscribers of the alert topic (PagerDuty, Opsgenie … SNS integration URLs).
     https_subscriptions: tuple[Annotated[str, Field(pattern=r"^https://")], ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        for old, new in RENAMED_ALERT_KEYS.items():
+            if isinstance(data, dict) and old in data:
+                raise ValueError(f"{old} is now {new} (the key names the bill it is about)")
+        return data
 
 
 class ReconciliationConfig(_Strict):
