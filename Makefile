@@ -15,12 +15,23 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 CDK := npx --no-install cdk
 
-.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench mutation clean
+.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench eval mutation clean lock
 
-$(STAMP): functions/requirements.txt requirements-dev.txt
+# Installed from the hashed lock (every package, transitive ones too, pinned with its hashes): what the tests run
+# against is what functions/requirements.lock ships to Lambda.
+$(STAMP): requirements-dev.lock functions/requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	@touch $@
+
+# After editing requirements-dev.txt or functions/requirements.txt: recompile both locks (existing pins are kept
+# unless a requirement changed them; UPGRADE=--upgrade moves everything to the newest allowed versions). The Lambda
+# lock is resolved for Python 3.13 on arm64 within the dev lock's versions, so both hold the same ones.
+UV_COMPILE := $(PY) -m uv pip compile --quiet --generate-hashes --python-version 3.13 --custom-compile-command "make lock" $(UPGRADE)
+lock: $(STAMP)
+	$(UV_COMPILE) requirements-dev.txt -o requirements-dev.lock
+	$(UV_COMPILE) functions/requirements.txt --python-platform aarch64-manylinux2014 --constraint requirements-dev.lock \
+	  -o functions/requirements.lock
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -39,7 +50,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy app.py infra functions local ops
+	$(PY) -m mypy app.py infra functions local ops tests
 
 test: install lint typecheck
 	$(PY) -m pytest
@@ -62,6 +73,10 @@ deploy: install
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench
+
+# Golden-set evals offline (a fake Claude answers; docs/evals.md); gated by evals/baselines/local.json.
+eval: $(STAMP)
+	PYTHONPATH=functions $(PY) -m ops.evals --offline --report-dir .build/evals
 
 # Mutation testing of the money path (pricing, worst case, quota, reservation, retry, token estimates); not in
 # `make test`: it runs the money tests once per mutant. Prints a score per module; fails under 90 %.

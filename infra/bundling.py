@@ -36,6 +36,9 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 ARCHITECTURE = lambda_.Architecture.ARM_64
 PYTHON_VERSION = "3.13"
 PIP_PLATFORM = "manylinux2014_aarch64"
+#: Every runtime package, transitive ones too, pinned with its hashes (`make lock`): the bundle ships exactly
+#: the versions the tests ran against, and pip refuses any file whose hash differs.
+LOCK_FILE = "requirements.lock"
 #: Never shipped: bytecode of whatever Python ran the tests, caches, tests.
 EXCLUDE = ("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache", "tests")
 #: unchecked-hash: Lambda never rewrites bytecode in /var/task, and zip timestamps must not invalidate it.
@@ -51,7 +54,7 @@ def pip_install_args(requirements: str, target: str) -> list[str]:
     return [
         "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "--quiet",
         "--no-compile",  # bytecode is compiled once, afterwards, with hash-based invalidation
-        "--platform", PIP_PLATFORM, "--only-binary=:all:",
+        "--platform", PIP_PLATFORM, "--only-binary=:all:", "--require-hashes",
         "--python-version", PYTHON_VERSION, "--implementation", "cp",
         "--target", target, "--requirement", requirements,
     ]  # fmt: skip
@@ -71,7 +74,7 @@ def _bundling_options() -> BundlingOptions:
         "ignore=shutil.ignore_patterns(*sys.argv[1:]))"
     )
     steps = [
-        ["python", *pip_install_args("requirements.txt", "/asset-output")],
+        ["python", *pip_install_args(LOCK_FILE, "/asset-output")],
         ["python", "-c", copy_code, *EXCLUDE],
         ["python", *COMPILE_ARGS, "/asset-output"],
     ]
@@ -152,7 +155,7 @@ def _python_version(python: str) -> str | None:
 
 def bundle_locally(*, source: Path, output: Path, python: str, cache_dir: Path) -> None:
     """Dependencies (from the cache when unchanged), then the code on top, then the code's bytecode."""
-    dependencies = installed_dependencies(source / "requirements.txt", python=python, cache_dir=cache_dir)
+    dependencies = installed_dependencies(source / LOCK_FILE, python=python, cache_dir=cache_dir)
     # Hard links make a cached install cost almost nothing to reuse; nothing writes to these files afterwards.
     shutil.copytree(dependencies, output, dirs_exist_ok=True, symlinks=True, copy_function=_link_or_copy)
     code = [entry for entry in source.iterdir() if not _excluded(entry.name)]
@@ -168,7 +171,7 @@ def bundle_locally(*, source: Path, output: Path, python: str, cache_dir: Path) 
 
 def installed_dependencies(requirements: Path, *, python: str, cache_dir: Path) -> Path:
     """The compiled dependency tree for these requirements, installed once and reused by later synths."""
-    # Keyed by what decides the result: the pinned requirements and pip options (platform, Python version).
+    # Keyed by what decides the result: the lock (versions and hashes) and pip options (platform, Python).
     options = "\0".join(pip_install_args("{requirements}", "{target}"))
     key = hashlib.sha256(requirements.read_bytes() + options.encode()).hexdigest()[:16]
     target = cache_dir / f"dependencies-{key}"

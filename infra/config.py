@@ -10,8 +10,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
+from infra.web_adapter import UnsupportedRegionError, adapter_layer_arn
+
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+LayerArn = Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\d+$")]
 
 # The retention periods CloudWatch Logs accepts.
 LOG_RETENTION_DAYS = (
@@ -89,6 +92,9 @@ class ChatConfig(_Strict):
     #: Pinned AWS Lambda Web Adapter layer version (arm64), account 753240598075. 30 is LWA 1.1.0, the first
     #: release that forwards SnapStart's before-checkpoint / after-restore hooks to the app (docs/chat.md).
     lwa_layer_version: PositiveInt = 30
+    #: The adapter layer to use instead of the published one (infra/web_adapter.py): for a region where the
+    #: adapter publishes no arm64 layer, a layer you publish there from the adapter's release.
+    lwa_layer_arn: LayerArn | None = None
     throttle_rate_per_second: PositiveFloat = 10
     throttle_burst: PositiveInt = 20
     daily_request_quota: PositiveInt = 10_000
@@ -96,6 +102,9 @@ class ChatConfig(_Strict):
     cors_allow_origins: tuple[str, ...] = ()
     message_max_chars: PositiveInt = 32_000
     session_ttl_days: PositiveInt = 30
+    #: Seconds of silence after which a chat stream writes a keep-alive comment; API Gateway closes a REGIONAL
+    #: streaming response after 5 minutes without a byte (docs/chat.md).
+    keepalive_seconds: Annotated[int, Field(ge=1, le=240)] = 30
 
     @model_validator(mode="after")
     def _snapstart_is_possible(self) -> ChatConfig:
@@ -238,6 +247,15 @@ class EnvironmentConfig(_Strict):
     def _retention_is_valid(self) -> EnvironmentConfig:
         if self.log_retention_days not in LOG_RETENTION_DAYS:
             raise ValueError(f"log_retention_days must be one of {LOG_RETENTION_DAYS}")
+        return self
+
+    @model_validator(mode="after")
+    def _web_adapter_is_published(self) -> EnvironmentConfig:
+        if self.chat.lwa_layer_arn is None:
+            try:
+                adapter_layer_arn(self.region, self.chat.lwa_layer_version)
+            except UnsupportedRegionError as exc:
+                raise ValueError(f"region {self.region}: {exc}") from exc
         return self
 
     @property

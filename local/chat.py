@@ -34,6 +34,7 @@ def provision_chat(context: LocalContext) -> Mapping[str, str]:
         "KIT_CHAT_SESSIONS_TABLE": SESSIONS_TABLE,
         "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
         "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
+        "KIT_CHAT_KEEPALIVE_SECONDS": str(chat.keepalive_seconds),
         "KIT_CHAT_LOCAL_MODE": "true",
     }
 

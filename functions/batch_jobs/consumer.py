@@ -29,12 +29,28 @@ LEASE_MARGIN_SECONDS = 60
 
 def inbound(record: SQSRecord) -> InboundMessage:
     expected = record.message_attributes[JOB_ITEMS_ATTRIBUTE]  # None when absent (Powertools' mapping)
+    expected_items, problem = job_items(expected.string_value if expected else None)
     return InboundMessage(
         message_id=record.message_id,
         body=record.body,
         receive_count=int(record.attributes.approximate_receive_count),
-        expected_items=int(expected.string_value) if expected and expected.string_value else None,
+        expected_items=expected_items,
+        attribute_problem=problem,
     )
+
+
+def job_items(value: str | None) -> tuple[int | None, str | None]:
+    """The `job_items` attribute as a count, or what is wrong with it: a raw sender may put anything there,
+    and a value that can never parse must be a rejection, not a failure on every delivery until the DLQ."""
+    if not value:
+        return None, None
+    try:
+        count = int(value)
+    except ValueError:
+        return None, f"{JOB_ITEMS_ATTRIBUTE} must be a whole number of items, got {value[:40]!r}"
+    if count < 1:
+        return None, f"{JOB_ITEMS_ATTRIBUTE} must be at least 1, got {count}"
+    return count, None
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -20,6 +20,8 @@ from claude_kit.observability import logger
 from claude_kit.telemetry import record_count
 
 _ID = re.compile(ID_PATTERN)
+#: The rejection reason of a message reusing a custom_id of its job with a different request.
+DUPLICATE = "duplicate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +33,8 @@ class InboundMessage:
     receive_count: int = 1
     #: How many items the sender put in this job (`job_items` message attribute), when it said so.
     expected_items: int | None = None
+    #: What is wrong with the message's attributes (a `job_items` that is not a count): it is rejected.
+    attribute_problem: str | None = None
 
 
 class RetryLaterError(Exception):
@@ -61,6 +65,8 @@ class Intake:
     def admit(self, message: InboundMessage) -> tuple[QueuedItem, WorkItem] | None:
         """The claimed item, or None when nothing is left (rejected, or an earlier delivery handled it)."""
         try:
+            if message.attribute_problem is not None:
+                raise InvalidWorkItemError("invalid message attribute", [message.attribute_problem])
             work = parse_work_item(message.body, self._limits)
         except InvalidWorkItemError as exc:
             self.reject(message, exc)
@@ -70,7 +76,7 @@ class Intake:
             custom_id=work.custom_id,
             queue=self.queue,
             mode=self.mode,
-            request=work.model_copy(update={"job_id": work.job_id or message.message_id}).to_json(),
+            request=_canonical(work.model_copy(update={"job_id": work.job_id or message.message_id})),
             model=str(work.params.model),
             user_id=work.user_id,
             message_id=message.message_id,
@@ -81,6 +87,12 @@ class Intake:
             raise RetryLaterError(
                 f"{queued.job_id}/{queued.custom_id} is being processed by another delivery"
             )
+        if outcome is ClaimOutcome.DUPLICATE:
+            problem = (
+                f"custom_id {queued.custom_id!r} is already taken in job {queued.job_id!r} by another request"
+            )
+            self.reject(message, InvalidWorkItemError(DUPLICATE, [problem]))
+            return None
         if outcome is ClaimOutcome.DONE:
             logger.info(
                 "Duplicate delivery skipped", extra={"job_id": queued.job_id, "custom_id": queued.custom_id}
@@ -109,6 +121,7 @@ class Intake:
                 message_id=message.message_id,
                 reason=error.reason,
                 key=key,
+                error_type="duplicate" if error.reason == DUPLICATE else "invalid_work_item",
             )
             self._open_job_for(job_id, owner_user_id=None, expected_items=message.expected_items)
         record_count("BatchItemsRejected")
@@ -137,6 +150,12 @@ class Intake:
             results_uri=self._results.job_uri(job_id),
         )
         self._opened.add(job_id)
+
+
+def _canonical(work: WorkItem) -> str:
+    """The item's JSON with sorted keys: the same request always reads the same, whatever order it came in,
+    so a redelivery or a requeue is told from a different request by comparing strings."""
+    return json.dumps(work.model_dump(mode="json", exclude_none=True), sort_keys=True, separators=(",", ":"))
 
 
 def _attribution(message: InboundMessage) -> tuple[str | None, str | None]:

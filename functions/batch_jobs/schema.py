@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from claude_kit.text import visible_text
 
 #: The Message Batches API's own custom_id rule; job ids follow it too because they become S3 and table keys.
 ID_PATTERN = r"^[a-zA-Z0-9_-]{1,64}$"
@@ -53,22 +56,43 @@ def _limits(info: ValidationInfo) -> ItemLimits:
     return info.context
 
 
+def _visible_content(content: str | list[dict[str, Any]] | None) -> Any:
+    """String content, and each text block, holds visible text; other block kinds pass to the API as sent."""
+    if isinstance(content, str):
+        return visible_text(content)
+    for block in content or ():
+        if block.get("type") == "text":
+            text = block.get("text")
+            if not isinstance(text, str):
+                raise ValueError("a text block needs a string `text`")
+            visible_text(text)
+    return content
+
+
+Content = Annotated[
+    Annotated[str, Field(min_length=1)] | Annotated[list[dict[str, Any]], Field(min_length=1)],
+    AfterValidator(_visible_content),
+]
+
+
 class Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Strict, like every model here: JSON types are taken as sent, never coerced (`true` is not 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     role: Literal["user", "assistant"]
-    content: Annotated[str, Field(min_length=1)] | Annotated[list[dict[str, Any]], Field(min_length=1)]
+    content: Content
 
 
 class MessageParams(BaseModel):
     """Messages API parameters; anything beyond the fields below (temperature, tools …) passes through."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
 
     model: Annotated[str | None, Field(validate_default=True)] = None
     max_tokens: Annotated[int, Field(gt=0)]
     messages: Annotated[list[Message], Field(min_length=1)]
-    system: str | list[dict[str, Any]] | None = None
+    system: Content | None = None
 
     @field_validator("model", mode="after")
     @classmethod
@@ -78,6 +102,12 @@ class MessageParams(BaseModel):
         if model not in limits.allowed_models:
             raise ValueError(f"model {model!r} is not allowed here; allowed: {list(limits.allowed_models)}")
         return model
+
+    @field_validator("max_tokens", mode="before")
+    @classmethod
+    def _integral_number(cls, value: object) -> object:
+        """JSON has one number type: `64.0` is the integer 64 (as in JSON Schema); `true`, `"64"` are not."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
     @field_validator("max_tokens", mode="after")
     @classmethod
@@ -106,7 +136,7 @@ class MessageParams(BaseModel):
 class WorkItem(BaseModel):
     """Schema version 1, documented in docs/batch.md."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     schema_version: Literal[1] = 1
     custom_id: Identifier
@@ -115,6 +145,13 @@ class WorkItem(BaseModel):
     user_id: Annotated[str | None, Field(min_length=1, max_length=256)] = None
     #: The caller's own annotations, stored with the item and never sent to Claude.
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # `true == 1` in Python: a Literal[1] alone would take it
+            raise ValueError("must be the number 1")
+        return value
 
     def to_json(self) -> str:
         return self.model_dump_json(exclude_none=True)
@@ -135,5 +172,6 @@ def parse_work_item(body: str | bytes, limits: ItemLimits) -> WorkItem:
 
 
 def _describe(error: Any) -> str:
-    location = ".".join(str(part) for part in error["loc"])
-    return f"{location}: {error['msg']}" if location else str(error["msg"])
+    location = ".".join(str(part) for part in error["loc"] if not str(part).startswith("function-after["))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{location}: {message}" if location else message

@@ -47,6 +47,7 @@ class ClaimOutcome(StrEnum):
     CLAIMED = "CLAIMED"  # this consumer owns the item and must finish or release it
     DONE = "DONE"  # an earlier delivery already handled it: drop this one
     BUSY = "BUSY"  # another consumer holds a live claim: try again later
+    DUPLICATE = "DUPLICATE"  # the custom_id is taken in this job by a different request: reject this one
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,11 @@ def _job_key(job_id: str) -> dict[str, str]:
 
 def _item_key(job_id: str, custom_id: str) -> dict[str, str]:
     return {"pk": f"JOB#{job_id}", "sk": f"ITEM#{custom_id}"}
+
+
+def _rejection_key(job_id: str, custom_id: str, message_id: str) -> dict[str, str]:
+    """Where a rejection goes when its custom_id is already taken: counted in the job, never overwriting."""
+    return {"pk": f"JOB#{job_id}", "sk": f"ITEM#{custom_id}#{message_id}"}
 
 
 def _batch_key(batch_id: str) -> dict[str, str]:
@@ -236,14 +242,18 @@ class JobStore:
         """Take the item for this delivery, so that an SQS redelivery is never submitted or billed twice.
 
         A conditional put keyed on job_id + custom_id succeeds only if no delivery took the item before, if
-        it was given back (RETRYING, REQUEUED, REJECTED), or if the consumer holding it died (lease expired).
-        The same record then carries the item's state to the end: idempotency costs no extra table or write.
+        it was refused (REJECTED: a corrected resend may take it), or if this same request was given back
+        (RETRYING, REQUEUED) or its consumer died (lease expired). The same record then carries the item's
+        state to the end: idempotency costs no extra table or write. A different request under a custom_id
+        already taken is a DUPLICATE, whatever state the first one is in.
         """
         now = self._clock()
+        given_back = Attr("state").is_in([ItemState.RETRYING.value, ItemState.REQUEUED.value])
+        lease_lapsed = Attr("state").eq(ItemState.IN_PROGRESS.value) & Attr("lease_until").lt(Decimal(now))
         condition = (
             Attr("pk").not_exists()
-            | Attr("state").is_in([state.value for state in _CLAIMABLE])
-            | (Attr("state").eq(ItemState.IN_PROGRESS.value) & Attr("lease_until").lt(Decimal(now)))
+            | Attr("state").eq(ItemState.REJECTED.value)
+            | (Attr("request").eq(item.request) & (given_back | lease_lapsed))
         )
         record = self._item_record(item, ItemState.IN_PROGRESS, now)
         record["lease_until"] = Decimal(int(now + lease_seconds))
@@ -252,8 +262,11 @@ class JobStore:
                 Item=record, ConditionExpression=condition, ReturnValuesOnConditionCheckFailure="ALL_OLD"
             )
         except self._conditional_failed as exc:
-            previous = exc.response.get("Item", {}).get("state", {}).get("S")
-            return ClaimOutcome.BUSY if previous == ItemState.IN_PROGRESS else ClaimOutcome.DONE
+            previous = exc.response.get("Item", {})
+            if previous.get("request", {}).get("S", item.request) != item.request:
+                return ClaimOutcome.DUPLICATE
+            state = previous.get("state", {}).get("S")
+            return ClaimOutcome.BUSY if state == ItemState.IN_PROGRESS else ClaimOutcome.DONE
         return ClaimOutcome.CLAIMED
 
     def release(self, item: QueuedItem, *, error_type: str, error_message: str) -> None:
@@ -282,30 +295,42 @@ class JobStore:
                 writer.put_item(Item=record)
 
     def reject(
-        self, job_id: str, custom_id: str, *, queue: str, message_id: str, reason: str, key: str
+        self,
+        job_id: str,
+        custom_id: str,
+        *,
+        queue: str,
+        message_id: str,
+        reason: str,
+        key: str,
+        error_type: str = "invalid_work_item",
     ) -> None:
-        """Count an invalid item in its job, unless a valid delivery of the same custom_id already owns it."""
+        """Count a refused message in its job, once per message: under its custom_id while that is free (or
+        held by this message's own earlier rejection), otherwise beside it, so no rejection overwrites
+        another record or goes uncounted."""
         now = self._clock()
+        record = {
+            **_item_key(job_id, custom_id),
+            "job_id": job_id,
+            "custom_id": custom_id,
+            "queue_name": queue,
+            "state": ItemState.REJECTED.value,
+            "message_id": message_id,
+            "error_type": error_type,
+            "error_message": reason,
+            "result_key": key,
+            "created_at": _iso(now),
+            "updated_at": _iso(now),
+            "expires_at": int(now) + self._ttl_seconds,
+        }
         try:
             self._table.put_item(
-                Item={
-                    **_item_key(job_id, custom_id),
-                    "job_id": job_id,
-                    "custom_id": custom_id,
-                    "queue_name": queue,
-                    "state": ItemState.REJECTED.value,
-                    "message_id": message_id,
-                    "error_type": "invalid_work_item",
-                    "error_message": reason,
-                    "result_key": key,
-                    "created_at": _iso(now),
-                    "updated_at": _iso(now),
-                    "expires_at": int(now) + self._ttl_seconds,
-                },
-                ConditionExpression=Attr("pk").not_exists() | Attr("state").eq(ItemState.REJECTED.value),
+                Item=record,
+                ConditionExpression=Attr("pk").not_exists()
+                | (Attr("state").eq(ItemState.REJECTED.value) & Attr("message_id").eq(message_id)),
             )
         except self._conditional_failed:
-            return
+            self._table.put_item(Item={**record, **_rejection_key(job_id, custom_id, message_id)})
 
     def finish(self, job_id: str, custom_id: str, outcome: ItemOutcome) -> bool:
         """Move a consumer's IN_PROGRESS item to its final state; False if it was no longer in progress."""

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.sse import EventSourceResponse, format_sse_event
+from fastapi.sse import format_sse_event
 from starlette.background import BackgroundTask
 
 from chat_api import lifecycle
@@ -23,6 +23,8 @@ from chat_api.errors import InvalidRequestError
 from chat_api.http_errors import INTERNAL_ERROR_MESSAGE, error_responses, install_error_handlers
 from chat_api.identity import Caller, identify
 from chat_api.jobs_routes import jobs_router
+from chat_api.json_body import StrictJsonRoute
+from chat_api.keepalive import KeepAliveEventSourceResponse
 from chat_api.models import (
     SESSION_ID_PATTERN,
     ChatAnswer,
@@ -61,8 +63,10 @@ def create_app(
         version="1.0.0",
         description="Chat with Claude: answers stream as server-sent events. Errors share one JSON shape.",
     )
+    # Before any route is added: a body that cannot be read gets a 400 saying why.
+    app.router.route_class = StrictJsonRoute
     install_error_handlers(app)
-    add_event_schemas(app)
+    add_event_schemas(app, limits)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -81,7 +85,7 @@ def create_app(
         "/chat",
         response_model=ChatAnswer,
         summary="Send a message; the answer streams back",
-        responses={200: SSE_RESPONSE, **error_responses(401, 404, 409, 422, 429, 503, 504)},
+        responses={200: SSE_RESPONSE, **error_responses(400, 401, 404, 409, 422, 429, 503, 504)},
     )
     async def chat(body: ChatRequest, who: CallerDep, chats: ConversationDep, response: Response) -> Any:
         """With `stream: true` (the default) the answer arrives as server-sent events `start`, `delta`… and
@@ -97,8 +101,9 @@ def create_app(
             return await chats.answer(exchange)
         # The background task runs once the response is over, even if the client left before its first
         # byte (the stream body then never runs): the held allowance is given back unless it was settled.
-        return EventSourceResponse(
+        return KeepAliveEventSourceResponse(
             _sse(chats.stream(exchange)),
+            keepalive_seconds=settings.keepalive_seconds,
             headers={"Cache-Control": "no-cache", **headers},
             background=BackgroundTask(exchange.abandon),
         )
@@ -148,7 +153,7 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     await lifecycle.release_per_environment_state()
 
 
-async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncIterator[bytes]:
+async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncGenerator[bytes]:
     """Events as SSE frames; an unexpected failure still ends the stream with an `error` event."""
     try:
         async with aclosing(events):

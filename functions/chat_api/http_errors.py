@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from chat_api.errors import (
     ChatError,
@@ -21,6 +22,7 @@ from chat_api.errors import (
     SessionNotFoundError,
     UnauthenticatedError,
 )
+from chat_api.json_body import BodyError
 from chat_api.models import ErrorInfo, ErrorResponse, FieldProblem
 from claude_kit.errors import ClaudeError, SpendGuardClosedError
 from claude_kit.observability import logger
@@ -38,6 +40,7 @@ INTERNAL_ERROR_MESSAGE = "Something went wrong, please try again"
 
 #: For the OpenAPI document: the error statuses each route can answer with.
 ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The body is not UTF-8 JSON (`error.fields` says why, as field `body`); nothing was sent to Claude",
     401: "No caller identity (API key / Cognito token missing)",
     404: "No such session for this caller",
     409: "Another message was added to the session at the same time",
@@ -57,7 +60,9 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = {_field_name(error["loc"]): error["msg"] for error in exc.errors()}
+        problems: dict[str, str] = {}
+        for error in exc.errors():
+            problems.setdefault(_field_name(error["loc"]), _problem(error))
         return _response(422, "invalid_request", "The request is invalid", problems)
 
     @app.exception_handler(ChatError)
@@ -76,8 +81,14 @@ def install_error_handlers(app: FastAPI) -> None:
         return _response(exc.http_status, exc.error_type, message, headers=exc.response_headers())
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        return _response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc, BodyError):
+            return _response(400, "invalid_body", "The request body could not be read", {"body": exc.problem})
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route matching the path; the caller needs all its methods.
+            headers["Allow"] = ", ".join(_allowed_methods(app, request))
+        return _response(exc.status_code, "http_error", str(exc.detail), headers=headers or None)
 
     @app.exception_handler(Exception)
     async def internal_error(_request: Request, _exc: Exception) -> JSONResponse:
@@ -98,6 +109,25 @@ def _response(
 
 
 def _field_name(location: tuple[int | str, ...]) -> str:
-    """`("body", "message")` → `message`; `("path", "session_id")` → `session_id`."""
+    """`("body", "message")` → `message`; `("path", "session_id")` → `session_id`; `("body",)` → `body`."""
     parts = [str(part) for part in location[1:]] or [str(part) for part in location]
     return ".".join(parts)
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """Pydantic's message, with the reason a custom validator gave rather than its "Value error, " prefix."""
+    message = str(error["msg"])
+    if error["type"] == "value_error":
+        return str(error.get("ctx", {}).get("error", message.removeprefix("Value error, ")))
+    if error["type"] in ("model_attributes_type", "dict_type") and len(error["loc"]) == 1:
+        return "must be a JSON object (Content-Type: application/json)"
+    return message
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from claude_kit.text import VisibleText
 
 #: Session ids are server-issued UUIDs; anything else is rejected before a database or Claude call.
 SESSION_ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
@@ -20,21 +22,25 @@ class _Model(BaseModel):
 
 
 class ChatRequest(_Model):
-    """One user message. Limits that depend on the deployment (length, models, max_tokens) are checked too."""
+    """One user message. Limits that depend on the deployment (length, models, max_tokens) are checked too.
+
+    Strict: JSON types are taken as sent (`"stream": "yes"` or `"max_tokens": true` are refused, not coerced).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     session_id: SessionId | None = Field(default=None, description="Continue this session, or omit.")
-    message: str = Field(min_length=1, description="The user's message (at most `message_max_chars`).")
-    system: str | None = Field(default=None, min_length=1, description="System prompt for this call.")
+    message: VisibleText = Field(description="The user's message (at most `message_max_chars`).")
+    system: VisibleText | None = Field(default=None, description="System prompt for this call.")
     model: str | None = Field(default=None, description="One of the deployment's allowed models.")
     max_tokens: int | None = Field(default=None, gt=0, description="Answer length cap (within the cap).")
     stream: bool = Field(default=True, description="Server-sent events (true) or one JSON answer (false).")
 
-    @field_validator("message")
+    @field_validator("max_tokens", mode="before")
     @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must contain more than whitespace")
-        return value
+    def _integral_number(cls, value: object) -> object:
+        """JSON has one number type: `64.0` is the integer 64 (as in JSON Schema); `true`, `"64"` are not."""
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 class Usage(_Model):
@@ -138,6 +144,14 @@ class Limits:
     max_tokens_cap: int
     allowed_models: tuple[str, ...]
 
+    def publish(self, schema: dict[str, Any]) -> None:
+        """Write these limits into `ChatRequest`'s JSON schema, so the OpenAPI document states them."""
+        properties = schema["properties"]
+        _non_null(properties["message"])["maxLength"] = self.message_max_chars
+        _non_null(properties["system"])["maxLength"] = self.message_max_chars
+        _non_null(properties["max_tokens"])["maximum"] = self.max_tokens_cap
+        _non_null(properties["model"])["enum"] = list(self.allowed_models)
+
     def problems(self, body: ChatRequest) -> dict[str, str]:
         """Field name → what is wrong with it; empty when the request is within limits."""
         problems: dict[str, str] = {}
@@ -149,3 +163,12 @@ class Limits:
         if body.model is not None and body.model not in self.allowed_models:
             problems["model"] = f"must be one of {list(self.allowed_models)}"
         return problems
+
+
+def _non_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """The non-null branch of an optional field's schema (`anyOf: [{...}, {"type": "null"}]`), or itself."""
+    for branch in schema.get("anyOf", ()):
+        if branch.get("type") != "null":
+            found: dict[str, Any] = branch
+            return found
+    return schema

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
 
-from chat_api.models import DeltaEvent, DoneEvent, ErrorEvent, StartEvent
+from chat_api.models import DeltaEvent, DoneEvent, ErrorEvent, Limits, StartEvent
 
 #: 3.2: the first version that can describe a stream's items (`itemSchema`), as FastAPI does for SSE.
 OPENAPI_VERSION = "3.2.0"
@@ -45,8 +45,9 @@ SSE_RESPONSE: dict[str, Any] = {
 }
 
 
-def add_event_schemas(app: FastAPI) -> None:
-    """Generate the document as usual, plus the event payload schemas that `SSE_RESPONSE` refers to."""
+def add_event_schemas(app: FastAPI, limits: Limits | None = None) -> None:
+    """Generate the document as usual, plus the event payload schemas that `SSE_RESPONSE` refers to, and the
+    deployment's `limits` (message length, max_tokens cap, allowed models) on the `ChatRequest` schema."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -60,7 +61,10 @@ def add_event_schemas(app: FastAPI) -> None:
             _, definitions = models_json_schema(
                 [(event, "serialization") for event in EVENTS], ref_template=_REF
             )
-            document.setdefault("components", {}).setdefault("schemas", {}).update(definitions["$defs"])
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas.update(definitions["$defs"])
+            if limits is not None and "ChatRequest" in schemas:
+                limits.publish(schemas["ChatRequest"])
             app.openapi_schema = document
         return app.openapi_schema
 

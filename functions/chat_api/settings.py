@@ -22,6 +22,9 @@ class ChatSettings(KitSettings):
     #: identity comes from the API Gateway authorizer and this stays off.
     local_mode: bool = False
     cors_allow_origins: tuple[str, ...] = ()
+    #: Seconds without a byte after which the event stream writes a `: keep-alive` comment line, well under
+    #: API Gateway's 5-minute idle close of a REGIONAL streaming response (cdk.json chat.keepalive_seconds).
+    keepalive_seconds: Annotated[float, Field(gt=0, le=240)] = 30.0
 
 
 @cache

@@ -8,6 +8,7 @@ The SDK's own retries are off (`max_retries=0`): `claude_kit.retry` is the only 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from functools import cache, partial
 from typing import TYPE_CHECKING
@@ -39,7 +40,13 @@ def fetch_api_key(settings: RuntimeSettings, force: bool = False) -> str:
 
 
 class ClaudeClients:
-    """One sync and one async client per container, sharing the key; `http_client`s are for tests."""
+    """One sync and one async client per container, sharing the key; `http_client`s are for tests.
+
+    After a 401 the key is re-read bypassing every cache, but one refresh at a time per container, and not
+    again within a backoff that doubles (from `refresh_backoff_seconds` up to `refresh_backoff_max_seconds`)
+    while the secret still holds the refused key: a revoked key costs a handful of Secrets Manager reads, not
+    one per failed request. A changed key resets the backoff.
+    """
 
     def __init__(
         self,
@@ -51,6 +58,9 @@ class ClaudeClients:
         stream_read_timeout_seconds: float = 120.0,
         http_client: httpx2.Client | None = None,
         async_http_client: httpx2.AsyncClient | None = None,
+        refresh_backoff_seconds: float = 2.0,
+        refresh_backoff_max_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api_key_source = api_key
         self._base_url = base_url
@@ -60,6 +70,11 @@ class ClaudeClients:
         self._http_client = http_client
         self._async_http_client = async_http_client
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._refresh_backoff = (refresh_backoff_seconds, refresh_backoff_max_seconds)
+        self._next_backoff = refresh_backoff_seconds
+        self._no_refresh_before = float("-inf")
+        self._clock = clock
         self._key: str | None = None
         self._sync: Anthropic | None = None
         self._async: AsyncAnthropic | None = None
@@ -113,16 +128,36 @@ class ClaudeClients:
             await client.close()
 
     def refresh_api_key(self) -> None:
-        """Re-read the key bypassing caches after a 401; the clients move to it and keep their connections."""
-        key = self._api_key_source(True)
-        with self._lock:
-            if key == self._key:
+        """Re-read the key bypassing caches after a 401; the clients move to it and keep their connections.
+
+        Single flight: callers that got a 401 while a refresh was in flight wait for it and use its key; a
+        caller within the backoff of the last refresh returns at once and retries with the current key.
+        """
+        with self._refresh_lock:
+            now = self._clock()
+            if now < self._no_refresh_before:
                 return
-            self._key = key
-            if self._sync is not None:
-                self._sync = self._sync.with_options(api_key=key)
-            if self._async is not None:
-                self._async = self._async.with_options(api_key=key)
+            try:
+                key = self._api_key_source(True)
+            except BaseException:
+                self._back_off(now)
+                raise
+            with self._lock:
+                if key == self._key:
+                    self._back_off(now)  # the secret still holds the refused key: revoked, not yet rotated
+                    return
+                self._key = key
+                if self._sync is not None:
+                    self._sync = self._sync.with_options(api_key=key)
+                if self._async is not None:
+                    self._async = self._async.with_options(api_key=key)
+            # A new key: requests that failed with the old one meanwhile just retry, without another read.
+            self._next_backoff = self._refresh_backoff[0]
+            self._no_refresh_before = now + self._next_backoff
+
+    def _back_off(self, now: float) -> None:
+        self._no_refresh_before = now + self._next_backoff
+        self._next_backoff = min(self._next_backoff * 2, self._refresh_backoff[1])
 
     def _current_key(self) -> str:
         if self._key is None:

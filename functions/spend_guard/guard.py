@@ -49,6 +49,8 @@ class Outcome(BaseModel):
     state: GuardState | None = None
     #: Event source mappings whose `Enabled` flag this call changed.
     mappings_changed: tuple[str, ...] = ()
+    #: Brake alarms that could not be re-armed because they do not exist (renamed or deleted by hand).
+    missing_alarms: tuple[str, ...] = ()
 
 
 class SpendSwitch:
@@ -189,14 +191,19 @@ class SpendGuard:
             state = GuardState(state="open", detail=reason, changed_at=self._now(), changed_by=by)
             self._switch.write(state)
         changed = self._consumers.set_enabled(True)
-        if rearm_alarms:
-            self._rearm(reason)
+        missing = self._rearm(reason) if rearm_alarms else ()
         action: Action = "reopened" if current.closed else "unchanged"
         logger.info(
             "Spend switch open",
             extra={"reason": reason, "by": by, "action": action, "mappings_enabled": changed},
         )
-        return Outcome(action=action, detail=reason, state=state, mappings_changed=tuple(changed))
+        return Outcome(
+            action=action,
+            detail=reason + _missing_note(missing),
+            state=state,
+            mappings_changed=tuple(changed),
+            missing_alarms=missing,
+        )
 
     def daily_reopen(self) -> Outcome:
         """A new day: reopen a daily closing whose alarm is OK (or gone), and a monthly one in a new month."""
@@ -205,8 +212,12 @@ class SpendGuard:
             name = (current.changed_by or "").removeprefix(_alarm(""))
             alarm_state = self._alarm_state(name)
             if alarm_state != "ALARM":  # OK, no data (no spend), or the alarm was dropped
-                return self.reopen(
+                reopened = self.reopen(
                     reason=f"daily reopen: alarm {name} is {alarm_state or 'gone'}", by="schedule"
+                )
+                gone: tuple[str, ...] = () if alarm_state else (name,)
+                return reopened.model_copy(
+                    update={"detail": reopened.detail + _missing_note(gone), "missing_alarms": gone}
                 )
             return _ignored(f"alarm {name} is still ALARM: the last 24 hours' spend is above its threshold")
         if current.closed and current.reason == "claude_monthly_budget" and self._new_month_since(current):
@@ -214,7 +225,10 @@ class SpendGuard:
         if not current.closed:
             # A retried run whose first attempt opened the switch but failed to resume the consumers.
             self._consumers.set_enabled(True)
-        return _ignored(f"switch is {current.state} (changed by {current.changed_by}): left as it is")
+        # A brake alarm deleted or renamed by hand no longer brakes: say so every day.
+        missing = self._missing_alarms()
+        detail = f"switch is {current.state} (changed by {current.changed_by}): left as it is"
+        return _ignored(detail + _missing_note(missing)).model_copy(update={"missing_alarms": missing})
 
     def status(self) -> Outcome:
         return Outcome(action="unchanged", detail="status", state=self._switch.read())
@@ -223,19 +237,44 @@ class SpendGuard:
         alarms = self._cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]
         return str(alarms[0]["StateValue"]) if alarms else None
 
+    def _missing_alarms(self) -> tuple[str, ...]:
+        if not self._brake_alarms:
+            return ()
+        found = self._cloudwatch.describe_alarms(AlarmNames=list(self._brake_alarms))["MetricAlarms"]
+        missing = tuple(sorted(set(self._brake_alarms) - {alarm["AlarmName"] for alarm in found}))
+        if missing:
+            logger.warning("Brake alarms missing", extra={"alarms": missing})
+        return missing
+
     def _new_month_since(self, state: GuardState) -> bool:
         if state.changed_at is None:
             return True
         now, then = self._now(), state.changed_at
         return (now.year, now.month) != (then.year, then.month)
 
-    def _rearm(self, reason: str) -> None:
+    def _rearm(self, reason: str) -> tuple[str, ...]:
+        """Set each brake alarm to OK; returns those that do not exist, after re-arming all the others.
+
+        A missing alarm (deleted or renamed outside the stack) must not stop the reopen halfway, nor go
+        unnoticed: it is skipped, logged as a warning, and named in the outcome.
+        """
+        missing = []
         for name in self._brake_alarms:
-            self._cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason)
+            try:
+                self._cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason=reason)
+            except self._cloudwatch.exceptions.ResourceNotFound:
+                missing.append(name)
+        if missing:
+            logger.warning("Brake alarms missing: not re-armed", extra={"alarms": missing})
+        return tuple(missing)
 
 
 def _alarm(name: str) -> str:
     return f"alarm:{name}"
+
+
+def _missing_note(missing: Sequence[str]) -> str:
+    return f"; brake alarms not found, not re-armed: {', '.join(missing)}" if missing else ""
 
 
 def _ignored(detail: str) -> Outcome:

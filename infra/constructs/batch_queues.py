@@ -126,8 +126,15 @@ class BatchQueues(Construct):
         )
         self._grant_writes(self.poller, RESULTS_PREFIX)
         events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(self.poller)
+        # Only schedules of this account may assume the role (confused deputy): the trust policy of the
+        # EventBridge Scheduler User Guide, "Set up the execution role" (UserGuide/setting-up.html).
         scheduler_role = iam.Role(
-            self, "PollScheduleRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")
+            self,
+            "PollScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com",
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            ),
         )
         # EventBridge Scheduler rather than a rule: its own retry policy, flexible windows if wanted later.
         self.schedule = scheduler.Schedule(

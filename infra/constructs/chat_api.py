@@ -12,10 +12,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -25,9 +26,8 @@ from infra.lambda_function import kit_python_function
 from infra.nag import acknowledge
 from infra.retention import log_group, removal_policy
 from infra.tables import kit_table, string_key
+from infra.web_adapter import adapter_layer_arn
 
-#: Publisher of the Lambda Web Adapter layers (github.com/aws/aws-lambda-web-adapter).
-LWA_LAYER_ACCOUNT = "753240598075"
 #: What `run.sh` serves on, and what the adapter forwards to.
 APP_PORT = 8080
 READINESS_CHECK_PATH = "/health"
@@ -38,16 +38,6 @@ SNAPSTART_AFTER_RESTORE_PATH = "/_lwa/snapstart/after-restore"
 STREAM_TIMEOUT = Duration.minutes(15)
 #: The alias API Gateway invokes when SnapStart or provisioned concurrency needs a published version.
 LIVE_ALIAS = "live"
-
-
-def lwa_layer_arn(scope: Construct, version: int) -> str:
-    return Stack.of(scope).format_arn(
-        service="lambda",
-        account=LWA_LAYER_ACCOUNT,
-        resource="layer",
-        resource_name=f"LambdaAdapterLayerArm64:{version}",
-        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-    )
 
 
 class ChatApi(Construct):
@@ -102,7 +92,9 @@ class ChatApi(Construct):
             environment={**claude_environment, **self._environment(config, self.table.table_name)},
             layers=[
                 lambda_.LayerVersion.from_layer_version_arn(
-                    self, "WebAdapter", lwa_layer_arn(self, chat.lwa_layer_version)
+                    self,
+                    "WebAdapter",
+                    chat.lwa_layer_arn or adapter_layer_arn(config.region, chat.lwa_layer_version),
                 )
             ],
             reserved_concurrency=chat.reserved_concurrency,
@@ -200,6 +192,16 @@ class ChatApi(Construct):
         self.add_app_route("GET", "/chat/{session_id}")
         self.add_app_route("DELETE", "/chat/{session_id}")
         self.add_app_route("GET", "/health")
+        # The Lambda API reference says InvokeWithResponseStream needs only lambda:InvokeFunction, which the
+        # integration grants per method; other sources grant lambda:InvokeWithResponseStream as well
+        # (swift-server/swift-aws-lambda-runtime Examples/Streaming+APIGateway/template.yaml, anomalyco/sst
+        # issue 6565). Unsettled (aws-deploy-facts.md), so granted explicitly, to this API only.
+        self.handler.add_permission(
+            "StreamingInvoke",
+            principal=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            action="lambda:InvokeWithResponseStream",
+            source_arn=self.api.arn_for_execute_api(),
+        )
         self._acknowledge_api_findings(cognito_enabled=chat.cognito_enabled)
 
         CfnOutput(self, "ChatUrl", value=self.api.url_for_path("/chat"), description="POST messages here")
@@ -231,6 +233,7 @@ class ChatApi(Construct):
             "KIT_CHAT_SESSIONS_TABLE": table_name,
             "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
             "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
+            "KIT_CHAT_KEEPALIVE_SECONDS": str(chat.keepalive_seconds),
         }
         if chat.cors_allow_origins:
             environment["KIT_CHAT_CORS_ALLOW_ORIGINS"] = json.dumps(list(chat.cors_allow_origins))

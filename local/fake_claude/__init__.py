@@ -6,6 +6,7 @@ adjustable clock, and scriptable faults (429, 529, 500, cut and stalled streams,
 
 from local.fake_claude.config import KNOWN_MODELS, PLACEHOLDER_API_KEY, FakeClaudeConfig
 from local.fake_claude.faults import Fault, FaultSpecError, parse_faults
+from local.fake_claude.scripted import ScriptedReply
 from local.fake_claude.server import FakeClaudeServer
 from local.fake_claude.state import FakeClaude, RecordedRequest
 
@@ -18,5 +19,6 @@ __all__ = [
     "Fault",
     "FaultSpecError",
     "RecordedRequest",
+    "ScriptedReply",
     "parse_faults",
 ]

@@ -40,6 +40,7 @@ from local.fake_claude.protocol import (
     parse,
 )
 from local.fake_claude.replies import Reply, is_token_delta, new_id
+from local.fake_claude.scripted import ScriptError, parse_rules
 from local.fake_claude.state import FakeClaude, RecordedRequest
 
 _REDACTED_HEADERS = frozenset({"authorization", "x-api-key"})
@@ -80,6 +81,7 @@ def create_app(fake: FakeClaude) -> Starlette:
                 "/v1/organizations/cost_report", api.endpoint(api.cost_report, admin=True), methods=["GET"]
             ),
             Route("/_fake/faults", api.inject_faults, methods=["POST"]),
+            Route("/_fake/replies", api.script_replies, methods=["POST"]),
             Route("/_fake/reset", api.reset, methods=["POST"]),
             Route("/_fake/ledger", api.ledger, methods=["GET"]),
         ],
@@ -271,6 +273,15 @@ class _Api:
             return JSONResponse(error_body("invalid_request_error", str(exc), None), status_code=400)
         self.fake.inject(*faults)
         return JSONResponse({"injected": [fault.model_dump() for fault in faults]})
+
+    async def script_replies(self, request: Request) -> Response:
+        """`POST /_fake/replies` with a JSON list of rules (fake_claude/scripted.py); replaces the list."""
+        try:
+            rules = parse_rules(_json(await request.body()))
+        except ScriptError as exc:
+            return JSONResponse(error_body("invalid_request_error", str(exc), None), status_code=400)
+        self.fake.configure(scripted_replies=rules)
+        return JSONResponse({"scripted": len(rules)})
 
     async def ledger(self, _request: Request) -> Response:
         """`GET /_fake/ledger`: every call the fake billed, and the totals (local/fake_claude/ledger.py)."""

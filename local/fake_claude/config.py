@@ -6,6 +6,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from local.fake_claude.scripted import ScriptedReply
+
 PLACEHOLDER_API_KEY = "sk-ant-placeholder-test-key"
 #: The Admin API key the Usage & Cost report endpoints accept (never the runtime key).
 PLACEHOLDER_ADMIN_API_KEY = "sk-ant-admin01-placeholder-test-key"
@@ -47,6 +49,8 @@ class FakeClaudeConfig(BaseModel):
     batch_processing_delay_s: NonNegativeFloat = 0.0
     #: Reply text for every request; None makes a deterministic text from each request.
     text: str | None = None
+    #: Texts for matching requests, ahead of `text` (local/fake_claude/scripted.py).
+    scripted_replies: tuple[ScriptedReply, ...] = ()
     models: tuple[str, ...] = KNOWN_MODELS
     #: Thinking tokens generated when a request enables extended thinking (never above its budget).
     thinking_tokens: PositiveInt = 40

@@ -35,6 +35,7 @@ from local.fake_claude.replies import (
     deterministic_thinking,
     new_id,
 )
+from local.fake_claude.scripted import scripted_text
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,9 @@ class FakeClaude:
         cache = self._cache.use(request.model, prompt_blocks(request), now)
         reply = compose_reply(
             request,
-            text=self._config.text or deterministic_text(request),
+            text=scripted_text(self._config.scripted_replies, request)
+            or self._config.text
+            or deterministic_text(request),
             cache=cache,
             service_tier=service_tier,
             thinking=self._thinking(request),

@@ -142,3 +142,47 @@ def test_tokens_are_held_topped_up_settled_and_released_exactly(table) -> None:
     quota.release(second)
     assert int(item(table, day)["committed_tokens"]) == 650
     assert int(item(table, day)["calls"]) == 1
+
+
+def test_a_refusal_says_what_was_used_what_was_needed_and_counts_itself(table, capsys) -> None:
+    clock = Clock(datetime(2026, 12, 6, 12, tzinfo=UTC))
+    # Given $1 and 1,000 tokens a day, 0.7 USD and 900 tokens already held
+    quota = UserQuota(table=table, default=Allowance(usd=1.0, tokens=1000), now=clock)
+    quota.hold("u", Charge(usd=0.7, tokens=900))
+    # When a call needs 0.2 USD but 200 tokens: the tokens do not fit
+    with pytest.raises(UserQuotaExceededError) as tokens:
+        quota.hold("u", Charge(usd=0.2, tokens=200))
+    assert (tokens.value.limit, tokens.value.used, tokens.value.needed) == (
+        "1000 tokens",
+        "900 tokens",
+        "200 tokens",
+    )
+    # And one that needs 0.4 USD: the dollars do not fit
+    with pytest.raises(UserQuotaExceededError) as dollars:
+        quota.hold("u", Charge(usd=0.4, tokens=10))
+    assert (dollars.value.limit, dollars.value.used, dollars.value.needed) == (
+        "1 USD",
+        "0.7 USD",
+        "0.400000 USD",
+    )
+    assert dollars.value.remaining_usd == pytest.approx(0.3)
+    assert dollars.value.retry_after_seconds == 12 * 3600
+    assert "0.400000 USD" in str(dollars.value)
+    # And each refusal is counted in QuotaRejections
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert sum(int(blob.get("QuotaRejections", [0])[0]) for blob in blobs) == 2
+
+
+def test_a_call_that_fills_the_allowance_exactly_fits() -> None:
+    with mock_aws():
+        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
+        create_quota_table(dynamodb.meta.client, "quota")
+        quota = UserQuota(
+            table=dynamodb.Table("quota"),
+            default=Allowance(usd=1.0, tokens=100),
+            now=Clock(datetime.now(UTC)),
+        )
+        assert quota.hold("u", Charge(usd=0.6, tokens=60)) is not None
+        assert quota.hold("u", Charge(usd=0.4, tokens=40)) is not None
+        with pytest.raises(UserQuotaExceededError):
+            quota.hold("u", Charge(usd=0.000000001, tokens=0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Iterator, MutableMapping
 from contextlib import aclosing
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -111,13 +111,13 @@ def test_a_client_gone_before_the_body_is_read_gives_the_hold_back(chat):
     app = create_app(settings=settings, runtime=RuntimeSettings(), conversation=lambda: conversation)
     body = json.dumps({"message": "hi"}).encode()
     messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         # The request, then the client is gone: the server cancels the stream before its body runs.
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         await asyncio.sleep(0)  # a real server's send is I/O: a point where the cancellation lands
         sent.append(message)
 

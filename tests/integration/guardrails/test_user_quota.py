@@ -201,7 +201,10 @@ def test_a_daily_token_allowance_is_enforced_and_counted(quotas: Quotas, monkeyp
     monkeypatch.delenv("KIT_USER_DAILY_USD_ALLOWANCE")
     monkeypatch.setenv("KIT_USER_DAILY_TOKEN_ALLOWANCE", "1000")
     service = quotas.service()
-    ctx = lambda: CallContext(route="chat", user_id="user-tokens")  # noqa: E731
+
+    def ctx() -> CallContext:
+        return CallContext(route="chat", user_id="user-tokens")
+
     # When they call until refused
     results = []
 

@@ -32,7 +32,7 @@ def functions_dir(tmp_path: Path) -> Path:
     (source / "claude_kit" / "settings.py").write_text("MODEL = 'claude-sonnet-5-5'\n")
     (source / "run.sh").write_text("#!/bin/bash\nexec python -m uvicorn chat_api.app:app\n")
     (source / "run.sh").chmod(0o755)
-    (source / "requirements.txt").write_text("# nothing to install\n")
+    (source / "requirements.lock").write_text("# nothing to install\n")
     (source / "claude_kit" / "__pycache__").mkdir()
     (source / "claude_kit" / "__pycache__" / "settings.cpython-312.pyc").write_bytes(b"stale")
     (source / "tests").mkdir()
@@ -60,6 +60,7 @@ def test_pip_fetches_wheels_for_lambda_arm64_python_3_13_only() -> None:
     assert args[args.index("--implementation") + 1] == "cp"
     assert "--only-binary=:all:" in args  # never build an sdist for the build machine's architecture
     assert args[args.index("--target") + 1] == "/out"
+    assert "--require-hashes" in args  # the lock's hashes, or nothing is installed
 
 
 def test_local_bundle_holds_the_code_compiled_for_python_3_13(
@@ -89,7 +90,7 @@ def test_local_bundle_holds_the_code_compiled_for_python_3_13(
 
 def test_dependency_install_is_cached_per_requirements(functions_dir: Path, tmp_path: Path) -> None:
     # Given one install for the current requirements
-    requirements = functions_dir / "requirements.txt"
+    requirements = functions_dir / "requirements.lock"
     first = installed_dependencies(requirements, python=find_python(), cache_dir=tmp_path / "build")
 
     # When the same requirements are bundled again, and then changed

@@ -241,3 +241,28 @@ def test_a_retried_daily_reopen_resumes_consumers_left_paused(deployment: Deploy
     # Then the consumers run again
     assert deployment.switch()["state"] == "open"
     assert deployment.mapping_state() == "Enabled"
+
+
+def test_daily_reopen_with_a_brake_alarm_missing_reopens_and_names_it(deployment: Deployment) -> None:
+    # Given a switch the brake alarm closed, and that alarm since deleted by hand
+    alarm_fires(deployment)
+    deployment.cloudwatch.delete_alarms(AlarmNames=[BRAKE_ALARM])
+    # When the 00:05 UTC schedule runs
+    (outcome,) = deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
+    # Then the reopen still happens (no alarm holds it closed), and the outcome names the missing alarm
+    assert outcome["action"] == "reopened"
+    assert deployment.switch()["state"] == "open"
+    assert deployment.mapping_state() == "Enabled"
+    assert outcome["missing_alarms"] == [BRAKE_ALARM]
+    assert f"not found, not re-armed: {BRAKE_ALARM}" in outcome["detail"]
+
+
+def test_the_daily_run_of_an_open_switch_names_a_missing_alarm(deployment: Deployment) -> None:
+    # Given an open switch and its brake alarm deleted
+    deployment.cloudwatch.delete_alarms(AlarmNames=[BRAKE_ALARM])
+    # When the schedule runs
+    (outcome,) = deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
+    # Then nothing fails: the switch is left open and the missing alarm is named
+    assert outcome["action"] == "ignored"
+    assert outcome["missing_alarms"] == [BRAKE_ALARM]
+    assert deployment.switch()["state"] == "open"

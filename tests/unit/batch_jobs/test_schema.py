@@ -121,3 +121,57 @@ def test_malformed_json_says_so():
 def test_validating_without_deployment_limits_is_a_programming_error():
     with pytest.raises(TypeError, match="parse_work_item"):
         WorkItem.model_validate(item())
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (item(params=params(max_tokens=True)), "params.max_tokens: Input should be a valid integer"),
+        (item(params=params(max_tokens="100")), "params.max_tokens: Input should be a valid integer"),
+        (item(params=params(system=" \n ")), "params.system: must contain visible characters"),
+        (
+            item(params=params(messages=[{"role": "user", "content": "\u200b\ufeff"}])),
+            "params.messages.0.content: must contain visible characters",
+        ),
+        (
+            item(params=params(messages=[{"role": "user", "content": [{"type": "text", "text": "\u0001"}]}])),
+            "params.messages.0.content: must contain visible characters",
+        ),
+        (
+            item(params=params(messages=[{"role": "user", "content": "a\u0000b"}])),
+            "params.messages.0.content: must not contain NUL characters",
+        ),
+        (item(schema_version=True), "schema_version: must be the number 1"),
+        (item(job_id=7), "job_id: Input should be a valid string"),
+    ],
+    ids=[
+        "max-tokens-bool",
+        "max-tokens-string",
+        "blank-system",
+        "zero-width-content",
+        "control-text-block",
+        "nul",
+        "version-bool",
+        "job-id-number",
+    ],
+)
+def test_work_items_are_as_strict_as_chat_requests(body: dict[str, Any], expected: str) -> None:
+    assert any(error.startswith(expected) for error in reasons(body)), reasons(body)
+
+
+def test_blocks_other_than_text_pass_through_unchecked() -> None:
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}}
+    body = item(
+        params=params(messages=[{"role": "user", "content": [image, {"type": "text", "text": "What?"}]}])
+    )
+
+    parsed = parse_work_item(json.dumps(body), LIMITS)
+
+    assert parsed.params.to_api()["messages"][0]["content"][0] == image
+
+
+def test_an_integral_float_is_the_integer_json_means() -> None:
+    parsed = parse_work_item(json.dumps(item(params=params(max_tokens=100.0))), LIMITS)
+
+    assert parsed.params.max_tokens == 100
+    assert reasons(item(params=params(max_tokens=100.5)))[0].startswith("params.max_tokens")

@@ -129,7 +129,7 @@ def test_an_unknown_model_costs_none_without_failing_the_call():
 
 def test_the_worst_case_is_held_before_and_the_real_cost_settled_after_each_call():
     quota = MemoryQuota()
-    harness = make_harness(gate=SpendGate(quota=quota))
+    harness = make_harness(gate=SpendGate(quota=quota))  # type: ignore[arg-type]  # a UserQuota stand-in
 
     result = harness.service.create(ask(), CTX)
 
@@ -152,7 +152,7 @@ def test_a_closed_switch_stops_the_call_before_it_is_made():
 
 
 def test_a_quota_that_cannot_settle_does_not_undo_a_successful_call():
-    harness = make_harness(gate=SpendGate(quota=MemoryQuota(fail_settle=True)))
+    harness = make_harness(gate=SpendGate(quota=MemoryQuota(fail_settle=True)))  # type: ignore[arg-type]  # a UserQuota stand-in
 
     result = harness.service.create(ask(), CTX)
 
@@ -163,7 +163,7 @@ def test_a_quota_that_cannot_settle_does_not_undo_a_successful_call():
 def test_nothing_is_held_when_the_request_fails_the_rules(monkeypatch):
     # Given a quota and a context window that cannot be computed (count_tokens unavailable)
     quota = MemoryQuota()
-    harness = make_harness(gate=SpendGate(quota=quota))
+    harness = make_harness(gate=SpendGate(quota=quota))  # type: ignore[arg-type]  # a UserQuota stand-in
 
     def unavailable(*args, **kwargs):
         raise ClaudeBadRequestError("count_tokens unavailable")
@@ -181,7 +181,7 @@ def test_nothing_is_held_when_the_request_fails_the_rules(monkeypatch):
 
 def test_a_failure_after_the_hold_settles_at_zero_known_cost():
     quota = MemoryQuota()
-    harness = make_harness(gate=SpendGate(quota=quota))
+    harness = make_harness(gate=SpendGate(quota=quota))  # type: ignore[arg-type]  # a UserQuota stand-in
     harness.api.queue(error(400, "invalid_request_error"))
 
     with pytest.raises(ClaudeBadRequestError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -144,6 +145,7 @@ def test_the_request_path_brakes_fail_fast(monkeypatch: pytest.MonkeyPatch) -> N
     # Then the quota table and the switch's SSM client use short timeouts and two attempts, not 60 s × 5
     assert gate.quota is not None
     assert gate.switch is not None
-    for config in (gate.quota._table.meta.client.meta.config, gate.switch._provider.client.meta.config):
+    provider: Any = gate.switch._provider  # Powertools' SSMProvider behind the ParameterSource protocol
+    for config in (gate.quota._table.meta.client.meta.config, provider.client.meta.config):
         assert (config.connect_timeout, config.read_timeout) == (1.0, 2.0)
         assert config.retries["total_max_attempts"] == 2

@@ -248,7 +248,10 @@ def test_input_already_processed_is_billed_when_a_stream_fails_before_any_text()
     assert fallback != primary
     prices = load_price_table()
     one = Usage(input_tokens=5000, output_tokens=1)
-    assert record.cost_usd == pytest.approx(2 * prices.cost(primary, one) + prices.cost(fallback, one))
+    primary_cost, fallback_cost = prices.cost(primary, one), prices.cost(fallback, one)
+    assert primary_cost is not None
+    assert fallback_cost is not None
+    assert record.cost_usd == pytest.approx(2 * primary_cost + fallback_cost)
 
 
 def test_a_mid_stream_rate_limit_error_is_retried_as_a_rate_limit_not_as_overloaded():
@@ -335,8 +338,8 @@ def test_a_consumer_cancelled_while_the_hold_is_taken_leaves_nothing_held():
         time.sleep(0.2)
         return hold(user_id, worst)
 
-    quota.hold = slow_hold
-    harness = make_harness(gate=SpendGate(quota=quota))
+    quota.hold = slow_hold  # type: ignore[method-assign]  # a slow table, for this test only
+    harness = make_harness(gate=SpendGate(quota=quota))  # type: ignore[arg-type]  # a UserQuota stand-in
     harness.api.queue(stream(text_events("never read")))
 
     async def cancel_while_holding() -> None:

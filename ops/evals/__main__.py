@@ -1,0 +1,7 @@
+"""`python -m ops.evals`: see ops/evals/cli.py."""
+
+import sys
+
+from ops.evals.cli import main
+
+sys.exit(main())

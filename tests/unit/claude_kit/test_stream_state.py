@@ -1,0 +1,158 @@
+"""StreamState folds raw stream events into the message and its billed usage, as the API reports it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from anthropic.types import RawMessageStreamEvent
+from pydantic import TypeAdapter
+
+from claude_kit.calls import Usage
+from claude_kit.stream_state import StreamState
+
+EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
+
+
+def fold(*events: dict[str, Any]) -> tuple[StreamState, list[str]]:
+    state, texts = StreamState(), []
+    for event in events:
+        if (text := state.apply(EVENT.validate_python(event))) is not None:
+            texts.append(text)
+    return state, texts
+
+
+def start(**usage: int) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-5-5",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 1, **usage},
+    }
+    return {"type": "message_start", "message": message}
+
+
+def block(index: int, content: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_start", "index": index, "content_block": content}
+
+
+def delta(index: int, value: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "content_block_delta", "index": index, "delta": value}
+
+
+def stop(index: int) -> dict[str, Any]:
+    return {"type": "content_block_stop", "index": index}
+
+
+def test_text_thinking_signature_and_citations_are_assembled() -> None:
+    citation = {
+        "type": "char_location",
+        "cited_text": "the runbook",
+        "document_index": 0,
+        "document_title": "Runbook",
+        "start_char_index": 0,
+        "end_char_index": 11,
+        "file_id": None,
+    }
+    state, texts = fold(
+        start(),
+        block(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(0, {"type": "thinking_delta", "thinking": "Let me "}),
+        delta(0, {"type": "thinking_delta", "thinking": "think."}),
+        delta(0, {"type": "signature_delta", "signature": "sig-123"}),
+        stop(0),
+        block(1, {"type": "text", "text": ""}),
+        delta(1, {"type": "text_delta", "text": "Hello "}),
+        delta(1, {"type": "text_delta", "text": "there"}),
+        delta(1, {"type": "citations_delta", "citation": citation}),
+        stop(1),
+    )
+    assert texts == ["Hello ", "there"]
+    assert state.blocks[0]["thinking"] == "Let me think."
+    assert state.blocks[0]["signature"] == "sig-123"
+    assert state.blocks[1]["text"] == "Hello there"
+    assert state.blocks[1]["citations"] == [citation]
+
+
+def test_a_tool_call_without_arguments_gets_an_empty_input() -> None:
+    state, _ = fold(
+        start(),
+        block(0, {"type": "tool_use", "id": "tu_1", "name": "now", "input": {}}),
+        delta(0, {"type": "input_json_delta", "partial_json": ""}),
+        stop(0),
+    )
+    assert state.blocks[0]["input"] == {}
+
+
+def test_message_delta_keeps_the_start_counts_it_does_not_repeat_and_takes_those_it_does() -> None:
+    # Given a start with cache counts, and a final delta that reports only output
+    state, _ = fold(
+        start(cache_creation_input_tokens=300, cache_read_input_tokens=200),
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 42},
+        },
+    )
+    assert state.usage() == Usage(
+        input_tokens=10, output_tokens=42, cache_creation_input_tokens=300, cache_read_input_tokens=200
+    )
+    # And a final delta that repeats them with new values wins
+    state, _ = fold(
+        start(cache_creation_input_tokens=300, cache_read_input_tokens=200),
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {
+                "output_tokens": 42,
+                "input_tokens": 11,
+                "cache_creation_input_tokens": 301,
+                "cache_read_input_tokens": 201,
+            },
+        },
+    )
+    assert state.usage() == Usage(
+        input_tokens=11, output_tokens=42, cache_creation_input_tokens=301, cache_read_input_tokens=201
+    )
+    assert state.output_estimated is False
+
+
+def test_a_cut_stream_keeps_its_input_counts_and_estimates_text_thinking_and_tool_json() -> None:
+    # Given a stream cut after 35 characters of text, 70 of thinking and 35 of a tool call's JSON
+    state, _ = fold(
+        start(cache_creation_input_tokens=300, cache_read_input_tokens=200),
+        block(0, {"type": "thinking", "thinking": "", "signature": ""}),
+        delta(0, {"type": "thinking_delta", "thinking": "t" * 70}),
+        stop(0),
+        block(1, {"type": "text", "text": ""}),
+        delta(1, {"type": "text_delta", "text": "x" * 35}),
+        stop(1),
+        block(2, {"type": "tool_use", "id": "tu_1", "name": "lookup", "input": {}}),
+        delta(2, {"type": "input_json_delta", "partial_json": '{"q": "' + "y" * 26}),
+    )
+    usage = state.usage()
+    # Then every input count stays as reported, and the output is 10 + 20 + 10 tokens at 3.5 characters each
+    assert (usage.input_tokens, usage.cache_creation_input_tokens, usage.cache_read_input_tokens) == (
+        10,
+        300,
+        200,
+    )
+    assert usage.output_tokens == 10 + 20 + 10
+    assert state.output_estimated is True
+
+
+def test_a_finished_tool_calls_arguments_count_in_the_estimate() -> None:
+    state, _ = fold(
+        start(),
+        block(0, {"type": "tool_use", "id": "tu_1", "name": "lookup", "input": {}}),
+        delta(0, {"type": "input_json_delta", "partial_json": '{"query": "' + "z" * 60 + '"}'}),
+        stop(0),
+    )
+    assert state.blocks[0]["input"] == {"query": "z" * 60}
+    assert state.generated_tokens_estimate() == pytest.approx(
+        len('{"query": "' + "z" * 60 + '"}') / 3.5, abs=1
+    )
