@@ -85,7 +85,12 @@ def _work_file(tmp_path: Path, name: str) -> Path:
 def _wait_for(job_id: str, timeout_seconds: float = 90) -> dict[str, int]:
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
-        summary = job_summary(clients.get_job_store(), job_id)
+        try:
+            summary = job_summary(clients.get_job_store(), job_id)
+        except KeyError:
+            # moto's UpdateItem is not atomic across server threads: a read racing the consumer's open_job can
+            # see the new item with its keys only. DynamoDB never shows that; read again.
+            summary = None
         if summary is not None and summary.status == "COMPLETED":
             return summary.counts
         time.sleep(0.5)
