@@ -15,7 +15,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE :=
 CDK := npx --no-install cdk
 
-.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench eval mutation clean lock
+.PHONY: install local demo test lint typecheck unit synth bootstrap deploy diff bench eval mutation clean lock ci-access
 
 # Installed from the hashed lock (every package, transitive ones too, pinned with its hashes): what the tests run
 # against is what functions/requirements.lock ships to Lambda.
@@ -66,10 +66,14 @@ bootstrap: install
 	$(CDK) bootstrap -c env=$(ENV)
 
 diff: install
-	$(CDK) diff -c env=$(ENV)
+	$(CDK) diff -c env=$(ENV) $(DIFF_FLAGS)
 
 deploy: install
-	$(CDK) deploy -c env=$(ENV) --all
+	$(CDK) deploy -c env=$(ENV) --all $(DEPLOY_FLAGS)
+
+# Once per environment, with administrator credentials: GitHub Actions' OIDC deploy roles (docs/pipeline.md).
+ci-access: install
+	$(CDK) deploy -c env=$(ENV) -c ci_access=true claude-kit-$(ENV)-ci-access
 
 bench: $(STAMP)
 	$(PY) -m scripts.bench

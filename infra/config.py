@@ -66,6 +66,15 @@ class ClaudeConfig(_Strict):
     #: Retry attempts that may have been billed without an answer (a whole message's read timeout). Off:
     #: such a retry can bill twice; on: each one is counted in AmbiguousAttempts and PossiblyBilledCostUSD.
     retry_ambiguous: bool = False
+    #: Mark stable prompt prefixes for caching (claude_kit.prompt_cache); off only to compare costs.
+    prompt_caching: bool = True
+    #: Manual attestation: the monthly spend limit (USD) set on this environment's Anthropic workspace in the
+    #: Console, which `bin/kit readiness` trusts (reading it needs Admin API early access); null: not set.
+    workspace_spend_limit_usd: PositiveFloat | None = None
+    #: For `bin/kit readiness --live` to read that limit through the Admin API (early access): the workspace
+    #: of this environment's key (`wrkspc_...`) and a secret holding an Admin API key, never the runtime key.
+    workspace_id: Annotated[str, Field(pattern=r"^wrkspc_\w+$")] | None = None
+    admin_key_secret_name: str | None = None
 
     @model_validator(mode="after")
     def _models_allowed(self) -> ClaudeConfig:
@@ -216,6 +225,19 @@ class ReconciliationConfig(_Strict):
     report_delay_minutes: Annotated[int, Field(ge=0, le=1440)] = 60
 
 
+class CiConfig(_Strict):
+    """GitHub Actions deploy access for this environment (infra/ci_access_stack.py, docs/pipeline.md)."""
+
+    #: "owner/name" of the repository whose workflow may deploy this environment; null: no CI access stack.
+    github_repository: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")] | None = None
+    #: The account's existing GitHub OIDC provider (an account holds one: the second environment imports it).
+    github_oidc_provider_arn: (
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/")] | None
+    ) = None
+    #: Qualifier of the CDK bootstrap roles (`cdk bootstrap --qualifier`; the CDK's default otherwise).
+    bootstrap_qualifier: Annotated[str, Field(pattern=r"^[a-z0-9]{1,10}$")] = "hnb659fds"
+
+
 class EnvironmentConfig(_Strict):
     """One deployable environment (dev, staging, prod …)."""
 
@@ -233,6 +255,7 @@ class EnvironmentConfig(_Strict):
     batch: BatchConfig = BatchConfig()
     alerts: AlertsConfig = AlertsConfig()
     reconciliation: ReconciliationConfig = ReconciliationConfig()
+    ci: CiConfig = CiConfig()
 
     @model_validator(mode="after")
     def _reconciliation_names_its_key(self) -> EnvironmentConfig:

@@ -120,6 +120,8 @@ def claude_environment(config: EnvironmentConfig, *, api_key_secret_name: str) -
         environment["KIT_FIRST_TOKEN_DEADLINE_SECONDS"] = str(claude.first_token_deadline_seconds)
     if claude.fallback_model:
         environment["KIT_FALLBACK_MODEL"] = claude.fallback_model
+    if not claude.prompt_caching:
+        environment["KIT_PROMPT_CACHING"] = "false"
     if claude.price_overrides:
         environment["KIT_PRICE_OVERRIDES"] = json.dumps(claude.price_overrides, sort_keys=True)
     return environment
