@@ -193,10 +193,34 @@ class BatchConfig(_Strict):
         return self
 
 
+#: Keys renamed so each says which bill it is about; an old key fails synth naming its new name.
+RENAMED_ALERT_KEYS = {
+    "daily_cost_threshold_usd": "claude_daily_usd",
+    "monthly_budget_usd": "aws_monthly_budget_usd",
+}
+
+
 class AlertsConfig(_Strict):
+    """Thresholds say which bill they are about: `claude_*` Anthropic's, `aws_*` AWS's (docs/alarms.md)."""
+
     emails: tuple[EmailStr, ...] = ()
-    daily_cost_threshold_usd: PositiveFloat = 50
-    monthly_budget_usd: PositiveFloat = 1000
+    #: Claude spend over a rolling 24 hours (the kit's estimate) that closes the spend guard.
+    claude_daily_usd: PositiveFloat = 50
+    #: Month-to-date Claude spend (the larger of the kit's estimate and Anthropic's reported cost) that closes
+    #: the spend guard; None turns the monthly Claude brake off.
+    claude_monthly_usd: PositiveFloat | None = 1000
+    #: The AWS Budgets budget (this environment's AWS costs, by its cost-allocation tag) and the account
+    #: billing alarm.
+    aws_monthly_budget_usd: PositiveFloat = 1000
+    #: Notify at these percentages of the daily and monthly Claude budgets, once per day / month each.
+    budget_warning_percents: tuple[Annotated[int, Field(gt=0, le=100)], ...] = (50, 80, 100)
+    #: The account-wide `AWS/Billing EstimatedCharges` alarm: only the paying account of an AWS Organization
+    #: has that metric, so switch it off in a member account (docs/alarms.md).
+    aws_account_billing_alarm: bool = True
+    #: Closing the spend switch also cancels the Message Batches in flight (their items become CANCELED and
+    #: are requeued when the poller collects them); off by default: they finish and bill.
+    spend_guard_cancel_batches: bool = False
+
     error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 5
     latency_p99_ms: PositiveInt = 60_000
     ttft_p95_ms: PositiveInt = 5_000
@@ -210,6 +234,29 @@ class AlertsConfig(_Strict):
     fallbacks_per_5_minutes: PositiveInt = 5
     #: Extra HTTPS subscribers of the alert topic (PagerDuty, Opsgenie … SNS integration URLs).
     https_subscriptions: tuple[Annotated[str, Field(pattern=r"^https://")], ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        for old, new in RENAMED_ALERT_KEYS.items():
+            if isinstance(data, dict) and old in data:
+                raise ValueError(f"{old} is now {new} (the key names the bill it is about)")
+        return data
+
+
+class ReconciliationConfig(_Strict):
+    """Anthropic's Usage & Cost report against the kit's estimate (functions/reconciliation); off until an
+    Admin API key is stored in `admin_key_secret_name` (create the secret yourself, never in cdk.json)."""
+
+    admin_key_secret_name: str | None = None
+    #: The environment's runtime API key id (`apikey_…`, Console → Settings → API keys): its report rows.
+    anthropic_api_key_id: Annotated[str, Field(pattern=r"^apikey_[A-Za-z0-9]+$")] | None = None
+    #: A workspace only this environment uses: its cost report USD becomes the month's reported cost.
+    anthropic_workspace_id: str | None = None
+    #: Estimate-vs-reported gap over the last complete 24 hours that raises the drift alarm.
+    drift_percent: PositiveFloat = 5
+    #: Report buckets younger than this are not compared (the report arrives minutes to an hour late).
+    report_delay_minutes: Annotated[int, Field(ge=0, le=1440)] = 60
 
 
 class CiConfig(_Strict):
@@ -241,7 +288,17 @@ class EnvironmentConfig(_Strict):
     chat: ChatConfig = ChatConfig()
     batch: BatchConfig = BatchConfig()
     alerts: AlertsConfig = AlertsConfig()
+    reconciliation: ReconciliationConfig = ReconciliationConfig()
     ci: CiConfig = CiConfig()
+
+    @model_validator(mode="after")
+    def _reconciliation_names_its_key(self) -> EnvironmentConfig:
+        recon = self.reconciliation
+        if recon.admin_key_secret_name is not None and recon.anthropic_api_key_id is None:
+            raise ValueError(
+                "reconciliation.anthropic_api_key_id is required with reconciliation.admin_key_secret_name"
+            )
+        return self
 
     @model_validator(mode="after")
     def _retention_is_valid(self) -> EnvironmentConfig:

@@ -3,8 +3,7 @@
 One pinned source, functions/requirements.txt, is installed once (infra/bundling.py caches that install). Each
 function then gets the part of it its code needs: the closure of its top-level requirements, read from the
 installed distributions' own metadata (`Requires-Dist`, markers evaluated for Lambda: Python 3.13, Linux,
-aarch64), copied file by file from their RECORD. The spend guard, which never calls Claude, ships no Anthropic
-SDK, FastAPI or uvicorn; the batch functions no FastAPI or uvicorn.
+aarch64), copied file by file from their RECORD. Only the chat function ships FastAPI and uvicorn.
 
 Stdlib and `packaging` only (pip's own copy of it inside the CDK's build image), because the Docker bundling
 runs this file as a script: `python function_assets.py SITE OUTPUT ROOT...`.
@@ -59,12 +58,20 @@ FUNCTION_ASSETS: dict[str, FunctionAsset] = {
     "chat_api": FunctionAsset(
         "chat_api",
         code=("chat_api", "batch_jobs", "claude_kit"),
-        requirements=(*_SHARED, *_CLAUDE, "fastapi", "uvicorn"),  # run.sh serves the app with uvicorn
+        # run.sh serves the app with uvicorn; the API docs' Swagger UI assets are served from their package
+        requirements=(*_SHARED, *_CLAUDE, "fastapi", "uvicorn", "swagger-ui-bundle-v2"),
     ),
     "batch_jobs": FunctionAsset(
         "batch_jobs", code=("batch_jobs", "claude_kit"), requirements=(*_SHARED, *_CLAUDE)
     ),
-    "spend_guard": FunctionAsset("spend_guard", code=("spend_guard", "claude_kit"), requirements=_SHARED),
+    # Closing may cancel in-flight Message Batches (an option): that path needs the batch code and the SDK.
+    "spend_guard": FunctionAsset(
+        "spend_guard", code=("spend_guard", "batch_jobs", "claude_kit"), requirements=(*_SHARED, *_CLAUDE)
+    ),
+    # Reads the Usage & Cost Admin API with the SDK's HTTP client (httpx2, which the SDK brings).
+    "reconciliation": FunctionAsset(
+        "reconciliation", code=("reconciliation", "claude_kit"), requirements=(*_SHARED, *_CLAUDE)
+    ),
 }
 
 

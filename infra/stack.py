@@ -13,7 +13,8 @@ from infra.constructs.alerts import AlertTopic
 from infra.constructs.api_key_secret import ApiKeySecret
 from infra.constructs.batch_queues import BatchQueues
 from infra.constructs.chat_api import ChatApi
-from infra.constructs.cost_alarms import CostAlarms
+from infra.constructs.claude_bill import ClaudeBill
+from infra.constructs.cost_alarms import COST_ALLOCATION_TAG, CostAlarms
 from infra.constructs.observability import MonitoredQueue, Observability
 from infra.constructs.spend_guard import SpendGuard
 from infra.constructs.user_quota import UserQuota
@@ -99,6 +100,21 @@ class KitStack(Stack):
             if alerts.spend_guard_enabled
             else None
         )
+        if self.spend_guard and alerts.spend_guard_cancel_batches:
+            # Closing also cancels Message Batches in flight: the guard reads open batches, calls Claude.
+            for name, value in self.claude_environment.items():
+                self.spend_guard.function.add_environment(name, value)
+            self.spend_guard.function.add_environment("KIT_SPEND_GUARD_CANCEL_BATCHES", "true")
+            self.api_key_secret.grant_read(self.spend_guard.function)
+            self.batch.attach_open_batches_reader(self.spend_guard.function)
+        self.claude_bill = ClaudeBill(
+            self,
+            "ClaudeBill",
+            env_name=env_name,
+            config=config,
+            topic=self.alerts.topic,
+            spend_guard=self.spend_guard,
+        )
         self.user_quota = (
             UserQuota(self, "UserQuota", env_name=env_name, config=config)
             if alerts.user_daily_usd_allowance is not None or alerts.user_daily_token_allowance is not None
@@ -111,13 +127,14 @@ class KitStack(Stack):
             self.user_quota.attach(self.chat.function)
         for queue_set in self.batch.queues.values():
             if self.spend_guard:
-                self.spend_guard.attach(queue_set.consumer)
+                self.spend_guard.attach_consumer(queue_set.consumer, queue_set.queue)
             # Batch mode submits without a user (a reservation could not be settled hours later, elsewhere).
             if self.user_quota and queue_set.config.mode == "realtime":
                 self.user_quota.attach(queue_set.consumer)
         monitored_functions = {"spend-guard": self.spend_guard.function} if self.spend_guard else {}
         monitored_functions |= {f"batch-{name}-consumer": fn for name, fn in self.batch.consumers.items()}
         monitored_functions["batch-poller"] = self.batch.poller
+        monitored_functions["claude-bill"] = self.claude_bill.function
         monitored_functions["chat"] = self.chat.function
         self.observability = Observability(
             self,
@@ -126,6 +143,10 @@ class KitStack(Stack):
             alerts=alerts,
             topic=self.alerts.topic,
             cost_alarms=self.cost_alarms,
+            extra_alarms=(
+                *self.claude_bill.alarms,
+                *((self.spend_guard.failure_alarm,) if self.spend_guard else ()),
+            ),
             functions=monitored_functions,
             queues=[
                 MonitoredQueue(name=name, queue=queues.queue, dead_letter_queue=queues.dead_letter_queue)
@@ -148,5 +169,7 @@ def add_environment(app: App, *, env_name: str, config: EnvironmentConfig) -> Ki
     )
     Tags.of(app).add("Project", PROJECT)
     Tags.of(app).add("Environment", env_name)
+    # The environment's AWS budget filters on this tag (activate it as a cost-allocation tag: docs/alarms.md).
+    Tags.of(app).add(COST_ALLOCATION_TAG, env_name)
     add_nag_checks(app)
     return stack

@@ -28,6 +28,8 @@ from local.context import LocalContext, create_table
 
 #: Local-only: the queues the event sources serve, as the provisioner made them (JSON list of LocalQueue).
 QUEUES_VARIABLE = "LOCAL_BATCH_QUEUES"
+#: The spend switch parameter (local/guardrails.py sets it); the event sources pause while it is closed.
+SWITCH_VARIABLE = "KIT_SPEND_SWITCH_PARAMETER"
 
 
 def jobs_table_name(env_name: str) -> str:
@@ -265,7 +267,10 @@ class Delivery:
 
 class SqsEventSource:
     """Lambda's SQS event source mapping, one batch at a time: records the consumer reports as failed (or
-    all of them, if it raises) become visible again after `redeliver_after_seconds`; the rest are deleted."""
+    all of them, if it raises) become visible again after `redeliver_after_seconds`; the rest are deleted.
+
+    While its mapping is disabled (the spend guard disables the consumers' mappings) or `disabled()` says so
+    (the spend switch is closed) it receives nothing: queued messages keep their receive counts."""
 
     def __init__(
         self,
@@ -277,9 +282,11 @@ class SqsEventSource:
         redeliver_after_seconds: int = 0,
         timeout_seconds: float = 120.0,
         lambda_client: Any = None,
+        disabled: Callable[[], bool] = lambda: False,
     ) -> None:
         self._sqs = sqs
         self._lambda = lambda_client
+        self._disabled = disabled
         self.queue = queue
         self._consumer = consumer
         self._region = region
@@ -295,7 +302,7 @@ class SqsEventSource:
         return state not in ("Disabled", "Disabling")
 
     def deliver(self, wait_seconds: int = 0) -> Delivery:
-        if not self.enabled:
+        if not self.enabled or self._disabled():
             time.sleep(wait_seconds)
             return Delivery()
         messages = self._receive(wait_seconds)
@@ -395,7 +402,12 @@ class _Repeating:
 
 
 class BatchQueueServices:
-    """Event sources for every provisioned queue plus the poller on a timer, as one local service."""
+    """Event sources for every provisioned queue plus the poller on a timer, as one local service.
+
+    The event sources stop receiving while the spend switch is closed, as the spend guard disables the
+    mappings in AWS; a test sets `pause_with_switch = False` to play a mapping left on (the consumer then
+    parks what it receives: batch_jobs/spend_pause.py).
+    """
 
     name = "batch queues"
 
@@ -403,21 +415,20 @@ class BatchQueueServices:
         self._poll_interval = poll_interval_seconds
         self._receive_wait = receive_wait_seconds
         self._loops: list[_Repeating] = []
+        self.pause_with_switch = True
 
     def start(self, env: Mapping[str, str]) -> str | None:
-        import boto3
-
-        session = boto3.session.Session(
-            region_name=env["AWS_REGION"],
-            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=env["AWS_SESSION_TOKEN"],
-        )
-        sqs = session.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"])
-        lambda_client = session.client("lambda", endpoint_url=env["AWS_ENDPOINT_URL"])
+        sqs = _client("sqs", env)
+        lambda_client = _client("lambda", env)
+        paused = partial(self._switch_closed, ssm=_client("ssm", env), name=env.get(SWITCH_VARIABLE))
         for queue in (LocalQueue(**spec) for spec in json.loads(env[QUEUES_VARIABLE])):
             source = SqsEventSource(
-                sqs, queue, partial(consume, queue), region=env["AWS_REGION"], lambda_client=lambda_client
+                sqs,
+                queue,
+                partial(consume, queue),
+                region=env["AWS_REGION"],
+                lambda_client=lambda_client,
+                disabled=paused,
             )
             deliver = partial(source.deliver, self._receive_wait)
             self._loops.append(_Repeating(f"sqs:{queue.name}", deliver, 0, env))
@@ -430,3 +441,23 @@ class BatchQueueServices:
         for loop in self._loops:
             loop.stop()
         self._loops.clear()
+
+    def _switch_closed(self, *, ssm: Any, name: str | None) -> bool:
+        if not self.pause_with_switch or name is None:
+            return False
+        from claude_kit.spend_switch import SwitchState
+
+        return SwitchState.parse(ssm.get_parameter(Name=name)["Parameter"]["Value"]).closed
+
+
+def _client(service: str, env: Mapping[str, str]) -> Any:
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env["AWS_SESSION_TOKEN"],
+    )

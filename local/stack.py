@@ -126,6 +126,8 @@ class LocalStack:
         self.settings_from: str | None = None
         self.env: dict[str, str] = {}
         self.urls: dict[str, str] = {}
+        #: The local services running, in start order (a test may reach into one).
+        self.services: list[LocalService] = []
 
     @property
     def uses_real_claude(self) -> bool:
@@ -174,6 +176,7 @@ class LocalStack:
                 service = make_service()
                 url = service.start(self.env)
                 starting.callback(service.stop)
+                self.services.append(service)
                 if url is not None:
                     self.urls[service.name] = url
             self._running = starting.pop_all()
@@ -182,6 +185,7 @@ class LocalStack:
     def stop(self) -> None:
         self._running.close()
         self.fake = None
+        self.services.clear()
 
     def __enter__(self) -> Self:
         return self.start()

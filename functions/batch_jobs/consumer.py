@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from batch_jobs import clients
+from batch_jobs import clients, spend_pause
 from batch_jobs.enqueue import JOB_ITEMS_ATTRIBUTE
 from batch_jobs.intake import InboundMessage, Intake
 from batch_jobs.settings import BatchSettings, get_batch_settings, item_limits
@@ -76,6 +76,8 @@ def consume(
     event: dict[str, Any], context: LambdaContext, settings: BatchSettings
 ) -> PartialItemFailureResponse:
     """The handler's work for the queue `settings` names (the local stack runs one per queue, in-process)."""
+    if (closed := spend_pause.closed_switch(clients.get_gate())) is not None:
+        return spend_pause.hold_records(event, settings, closed)  # queued work waits, receives unspent
     remaining_ms = context.get_remaining_time_in_millis
     # One processor per invocation: it holds the invocation's failures, and the local stack runs one consumer
     # per queue in threads of one process. It logs through the stdlib logger behind the kit's Logger.

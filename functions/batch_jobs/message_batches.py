@@ -41,6 +41,10 @@ class MessageBatches:
     def retrieve(self, batch_id: str) -> MessageBatch:
         return self._call(lambda client: client.messages.batches.retrieve(batch_id))
 
+    def cancel(self, batch_id: str) -> MessageBatch:
+        """Ask the API to stop a batch: its unprocessed requests end `canceled` (the spend guard's option)."""
+        return self._call(lambda client: client.messages.batches.cancel(batch_id))
+
     def download_results(self, batch_id: str, into: IO[bytes]) -> None:
         """Copy an ended batch's results (JSONL, as the API wrote it) into `into`, never all in memory."""
 

@@ -34,6 +34,11 @@ class BatchSettings(KitSettings):
     event_bus_name: str = "default"
     #: A realtime item is not started with less time than this left in the invocation: it is redelivered.
     realtime_min_remaining_seconds: Annotated[float, Field(ge=0)] = 30.0
+    #: While the spend switch is closed, a consumer whose mapping is still on parks each record as a copy
+    #: that SQS hides this long (its maximum, 900) before delivering it again (batch_jobs/spend_pause.py).
+    paused_redelivery_delay_seconds: Annotated[int, Field(ge=0, le=900)] = 900
+    #: The spend guard function, asked to pause the consumers when one finds the switch closed.
+    spend_guard_function: str | None = None
 
     @property
     def table_name(self) -> str:

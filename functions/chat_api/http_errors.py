@@ -24,8 +24,9 @@ from chat_api.errors import (
 )
 from chat_api.json_body import BodyError
 from chat_api.models import ErrorInfo, ErrorResponse, FieldProblem
-from claude_kit.errors import ClaudeError
+from claude_kit.errors import ClaudeError, SpendGuardClosedError
 from claude_kit.observability import logger
+from claude_kit.spend_reasons import paused_message
 
 #: status, type, message for the chat app's own errors.
 _CHAT_ERRORS: dict[type[ChatError], tuple[int, str, str]] = {
@@ -76,7 +77,8 @@ def install_error_handlers(app: FastAPI) -> None:
         logger.warning(
             "Claude call refused or failed", extra={"error_type": exc.error_type, "status": exc.http_status}
         )
-        return _response(exc.http_status, exc.error_type, exc.user_message, headers=exc.response_headers())
+        message = paused_message(exc.reason) if isinstance(exc, SpendGuardClosedError) else exc.user_message
+        return _response(exc.http_status, exc.error_type, message, headers=exc.response_headers())
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:

@@ -93,10 +93,14 @@ class ClaudeStreamInterruptedError(ClaudeError):
 
 
 class SpendGuardClosedError(ClaudeError):
-    """The spend guard has stopped Claude calls until the budget period resets or an operator reopens it."""
+    """The spend guard has stopped Claude calls until the budget period resets or an operator reopens it.
+
+    `reason` is the switch's reason code (claude_kit.spend_reasons) when the raiser knows it; the chat API
+    words its 503 from it.
+    """
 
     error_type = "spend_guard_closed"
-    user_message = "The service is paused: its daily (or monthly) budget has been reached"
+    user_message = "The service is paused by its spend guard"
     http_status = 503
 
     def __init__(self, detail: str, *, reason: str = "", closed_by: str | None = None) -> None:

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from claude_kit.aws import aws_client
 from claude_kit.observability import logger, tracer
+from claude_kit.spend_reasons import SpendReason
 from spend_guard.guard import BatchConsumers, Outcome, SpendGuard, SpendSwitch
 from spend_guard.settings import get_guard_settings
 
@@ -21,7 +22,10 @@ class GuardCommand(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: Literal["status", "close", "reopen", "daily-reopen"]
+    #: Words recorded with the change (the switch's `detail`).
     reason: str = "operator request"
+    #: Which brake a `close` is (the switch's `reason` code, named in the chat API's 503).
+    cause: SpendReason = "operator"
     requested_by: str = "unknown"
     rearm_alarms: bool = False
 
@@ -43,7 +47,15 @@ def get_spend_guard() -> SpendGuard:
         budget_name=settings.spend_guard_budget_name,
         topic_arn=settings.spend_guard_topic_arn,
         auto_reopen=settings.spend_guard_auto_reopen,
+        cancel_batches=_cancel_batches if settings.spend_guard_cancel_batches else None,
     )
+
+
+def _cancel_batches() -> list[str]:
+    from batch_jobs import clients
+    from spend_guard.batches import cancel_open_batches
+
+    return cancel_open_batches(clients.get_job_store(), clients.message_batches())
 
 
 def run(command: GuardCommand, guard: SpendGuard) -> Outcome:
@@ -51,7 +63,7 @@ def run(command: GuardCommand, guard: SpendGuard) -> Outcome:
         case "status":
             return guard.status()
         case "close":
-            return guard.close(reason=command.reason, by=command.requested_by)
+            return guard.close(reason=command.cause, detail=command.reason, by=command.requested_by)
         case "reopen":
             return guard.reopen(
                 reason=command.reason, by=command.requested_by, rearm_alarms=command.rearm_alarms

@@ -20,6 +20,8 @@ class SpendGuardSettings(KitSettings):
     spend_guard_auto_reopen: bool = False
     #: SQS event source mapping UUIDs of the batch consumers, paused while the switch is closed (JSON list).
     batch_consumer_mappings: tuple[str, ...] = ()
+    #: Closing also cancels the Message Batches in flight (needs the jobs table and the API key).
+    spend_guard_cancel_batches: bool = False
 
 
 @cache

@@ -1,7 +1,8 @@
 """The alert topic of one environment: every alarm and budget notification goes here, people subscribe to it.
 
 Encrypted with a customer managed key because CloudWatch and AWS Budgets cannot publish to a topic encrypted
-with the AWS managed `alias/aws/sns` key; the key and topic policies let exactly those two services in.
+with the AWS managed `alias/aws/sns` key; the key and topic policies let exactly those two services in, each
+in its own statement with the conditions its documentation gives.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-#: Services that publish alarm and budget notifications to the topic.
-_PUBLISHERS = ("cloudwatch.amazonaws.com", "budgets.amazonaws.com")
+CLOUDWATCH = "cloudwatch.amazonaws.com"
+BUDGETS = "budgets.amazonaws.com"
 
 
 class AlertTopic(Construct):
@@ -42,13 +43,28 @@ class AlertTopic(Construct):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
+        # One statement per publisher, each with the conditions that service is documented to send:
+        # - CloudWatch alarms: aws:SourceAccount (CloudWatch user guide, "Amazon SNS topics encrypted with
+        #   AWS KMS" for alarm actions; docs/alarms.md).
+        # - AWS Budgets: its documentation gives the key statement without conditions (Cost Management user
+        #   guide, "Creating an Amazon SNS topic for budget notifications" / encrypted topics) and puts the
+        #   confused-deputy conditions (aws:SourceAccount, aws:SourceArn) on the topic policy, below. A key
+        #   condition Budgets might not send would drop its notifications, and the brake on them, silently.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AlarmAndBudgetPublishers",
-                principals=[iam.ServicePrincipal(service) for service in _PUBLISHERS],
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
                 conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BudgetsPublish",
+                principals=[iam.ServicePrincipal(BUDGETS)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
             )
         )
 
@@ -62,11 +78,24 @@ class AlertTopic(Construct):
         # enforce_ssl replaces the default topic policy, so the publishing services need an explicit allow.
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
-                sid="AlarmAndBudgetPublishers",
-                principals=[iam.ServicePrincipal(service) for service in _PUBLISHERS],
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal(CLOUDWATCH)],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
                 conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        # As the Budgets documentation writes it ("Creating an Amazon SNS topic for budget notifications").
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BudgetsPublish",
+                principals=[iam.ServicePrincipal(BUDGETS)],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{Stack.of(self).partition}:budgets::{account}:*"},
+                },
             )
         )
 

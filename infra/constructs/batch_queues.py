@@ -163,6 +163,11 @@ class BatchQueues(Construct):
         function.add_environment("KIT_JOBS_TABLE", self.table.table_name)
         self._grant_table(function, "GetItem", "Query")
 
+    def attach_open_batches_reader(self, function: lambda_.Function) -> None:
+        """For the spend guard's batch cancelling: the table's name and queries of its open-records index."""
+        function.add_environment("KIT_JOBS_TABLE", self.table.table_name)
+        self._grant_table(function, "Query", indexes=True)
+
     def _grant_table(self, function: lambda_.Function, *actions: str, indexes: bool = False) -> None:
         """Exactly these actions on this table (and, for queries, its two indexes), nothing wider."""
         arn = self.table.table_arn

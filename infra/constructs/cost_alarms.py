@@ -1,5 +1,9 @@
 """Alarms wired to money: Claude spend per day and per hour, the AWS budget, the account's billing estimate.
 
+Two bills: Anthropic's (`alerts.claude_*`: the kit's CostUSD estimate, and the reconciled report in
+constructs/claude_bill.py) and AWS's (`alerts.aws_*`: the budget, scoped to this environment by its
+cost-allocation tag, and the account-wide EstimatedCharges alarm).
+
 The daily alarm is a rolling 24 hours (period 1 day, the default sliding window): a wall-clock window would
 only see a day once it is over, too late to brake. See docs/alarms.md for each alarm's metric and meaning.
 """
@@ -12,6 +16,7 @@ from functools import partial
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
@@ -22,6 +27,15 @@ from infra.constructs.claude_metrics import alarm_above, claude_metric
 BILLING_REGION = "us-east-1"
 #: Budget notifications: (type, percent of the monthly budget).
 BUDGET_NOTIFICATIONS = (("FORECASTED", 80), ("ACTUAL", 100))
+#: Tag every resource of an environment carries (infra/stack.py), which its AWS budget filters on. A user tag
+#: counts in Budgets only once activated as a cost-allocation tag in the payer account (Billing → Cost
+#: allocation tags), and only for costs incurred after that (docs/alarms.md).
+COST_ALLOCATION_TAG = "claude-kit-environment"
+
+
+def budget_tag_filter(env_name: str) -> dict[str, list[str]]:
+    """Budgets' CostFilters form for one tag value: `user:<key>$<value>` (AWS Budgets API, CostFilters)."""
+    return {"TagKeyValue": [f"user:{COST_ALLOCATION_TAG}${env_name}"]}
 
 
 def budget_name(env_name: str) -> str:
@@ -46,14 +60,14 @@ class CostAlarms(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         alarm = partial(alarm_above, self, env_name=env_name, topic=topic)
-        daily_threshold = alerts.daily_cost_threshold_usd
+        daily_threshold = alerts.claude_daily_usd
 
         self.daily_cost = alarm(
             "DailyCost",
             slug="daily-cost",
             description=(
                 f"Estimated Claude spend over the last 24 hours is above {daily_threshold} USD "
-                "(alerts.daily_cost_threshold_usd). The spend guard pauses Claude calls."
+                "(alerts.claude_daily_usd). The spend guard pauses Claude calls."
             ),
             metric=claude_metric("CostUSD", env_name=env_name, period=Duration.days(1)),
             threshold=daily_threshold,
@@ -93,7 +107,11 @@ class CostAlarms(Construct):
                 budget_name=budget_name(env_name),
                 budget_type="COST",
                 time_unit="MONTHLY",
-                budget_limit=budgets.CfnBudget.SpendProperty(amount=alerts.monthly_budget_usd, unit="USD"),
+                budget_limit=budgets.CfnBudget.SpendProperty(
+                    amount=alerts.aws_monthly_budget_usd, unit="USD"
+                ),
+                # This environment's AWS costs only, not the account's (several environments share one).
+                cost_filters=budget_tag_filter(env_name),
             ),
             notifications_with_subscribers=[
                 budgets.CfnBudget.NotificationWithSubscribersProperty(
@@ -118,7 +136,7 @@ class CostAlarms(Construct):
         # The account-wide estimate is only in us-east-1; elsewhere infra/billing_stack.py deploys it there.
         self.account_billing = (
             AccountBillingAlarm(self, "AccountBilling", env_name=env_name, alerts=alerts, topic=topic)
-            if account_billing_alarm
+            if account_billing_alarm and alerts.aws_account_billing_alarm
             else None
         )
 
@@ -134,7 +152,11 @@ class CostAlarms(Construct):
 class AccountBillingAlarm(Construct):
     """The AWS account's month-to-date estimate (`AWS/Billing EstimatedCharges`), which only us-east-1 has.
 
-    Billing metrics exist once "Receive Billing Alerts" is enabled in the payer account's billing preferences.
+    Billing metrics exist once "Receive Billing Alerts" is enabled in the payer account's billing preferences,
+    and only in the paying (management) account of an AWS Organization: a member account never gets a
+    datapoint. Missing data is therefore "missing", not "not breaching": without data for a day the alarm goes
+    to INSUFFICIENT_DATA and tells the topic, instead of staying OK forever and unsaid
+    (`alerts.aws_account_billing_alarm: false` removes it in a member account).
     """
 
     def __init__(
@@ -157,17 +179,22 @@ class AccountBillingAlarm(Construct):
             env_name=env_name,
             slug="aws-estimated-charges",
             description=(
-                f"The AWS account's estimated charges this month are above {alerts.monthly_budget_usd} USD "
-                "(alerts.monthly_budget_usd), all services included."
+                f"The AWS account's estimated charges this month are above {alerts.aws_monthly_budget_usd} "
+                "USD (alerts.aws_monthly_budget_usd), all services and environments included. "
+                "INSUFFICIENT_DATA: no billing data (a member account of an Organization never has any)."
             ),
             metric=cloudwatch.Metric(
                 namespace="AWS/Billing",
                 metric_name="EstimatedCharges",
                 dimensions_map={"Currency": "USD"},
                 statistic="Maximum",
-                # AWS updates the estimate a few times a day; a shorter period only adds empty datapoints.
-                period=Duration.hours(6),
+                # AWS updates the estimate a few times a day: a day always holds one where it exists at all.
+                period=Duration.days(1),
             ),
-            threshold=alerts.monthly_budget_usd,
+            threshold=alerts.aws_monthly_budget_usd,
             topic=topic,
         )
+        cfn_alarm = self.alarm.node.default_child
+        assert isinstance(cfn_alarm, cloudwatch.CfnAlarm)
+        cfn_alarm.treat_missing_data = "missing"  # CloudFormation spells TreatMissingData in lower case
+        self.alarm.add_insufficient_data_action(actions.SnsAction(topic))

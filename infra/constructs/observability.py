@@ -47,7 +47,8 @@ class MonitoredApi:
 
 class Observability(Construct):
     """Service alarms; standard alarms and widgets for `functions`, `queues` and `api`; the dashboard (which
-    also shows `cost_alarms`); saved queries over the functions' logs. `alarms` lists every alarm shown."""
+    also shows `cost_alarms` and `extra_alarms`); saved queries over the functions' logs. `alarms` lists every
+    alarm shown."""
 
     def __init__(
         self,
@@ -61,6 +62,7 @@ class Observability(Construct):
         functions: Mapping[str, lambda_.Function],
         queues: Sequence[MonitoredQueue] = (),
         api: MonitoredApi | None = None,
+        extra_alarms: Sequence[cloudwatch.IAlarm] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self.service_alarms = ServiceAlarms(
@@ -124,6 +126,7 @@ class Observability(Construct):
 
         self.alarms: Sequence[cloudwatch.IAlarm] = (
             *cost_alarms.alarms,
+            *extra_alarms,
             *self.service_alarms.alarms,
             *(created.alarm for created in self.monitoring.created_alarms()),
         )

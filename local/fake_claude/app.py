@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from local.fake_claude import usage_report as reports
 from local.fake_claude.faults import (
     ApiFailure,
     CutStream,
@@ -71,6 +72,14 @@ def create_app(fake: FakeClaude) -> Starlette:
             Route(
                 "/v1/messages/batches/{batch_id}/results", api.endpoint(api.batch_results), methods=["GET"]
             ),
+            Route(
+                "/v1/organizations/usage_report/messages",
+                api.endpoint(api.usage_report, admin=True),
+                methods=["GET"],
+            ),
+            Route(
+                "/v1/organizations/cost_report", api.endpoint(api.cost_report, admin=True), methods=["GET"]
+            ),
             Route("/_fake/faults", api.inject_faults, methods=["POST"]),
             Route("/_fake/replies", api.script_replies, methods=["POST"]),
             Route("/_fake/reset", api.reset, methods=["POST"]),
@@ -100,9 +109,9 @@ class _Api:
             JSONResponse(error_body("not_found_error", message, request_id), status_code=status), request_id
         )
 
-    def endpoint(self, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        """Record, authenticate, version-check; answer ApiError as the API does; add request-id and rate-limit
-        headers to every response."""
+    def endpoint(self, handler: Handler, *, admin: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        """Record, authenticate (with the admin key for `admin` routes), version-check; answer ApiError as the
+        API does; add request-id and rate-limit headers to every response."""
 
         async def run(request: Request) -> Response:
             request_id = new_id("req_")
@@ -119,7 +128,11 @@ class _Api:
                 )
             )
             try:
-                if not self.fake.authenticated(request.headers):
+                if admin and not self.fake.admin_authenticated(request.headers):
+                    raise ApiError(
+                        401, "authentication_error", "invalid x-api-key: the Admin API needs an admin key"
+                    )
+                if not admin and not self.fake.authenticated(request.headers):
                     raise ApiError(401, "authentication_error", "invalid x-api-key")
                 if "anthropic-version" not in request.headers:
                     raise invalid_request("anthropic-version: header is required")
@@ -227,6 +240,28 @@ class _Api:
         lines = "".join(json.dumps(result, separators=(",", ":")) + "\n" for result in results)
         return Response(lines, media_type="application/binary")
 
+    async def usage_report(self, call: Call) -> Response:
+        """`GET /v1/organizations/usage_report/messages` from the ledger (usage_report.py)."""
+        report = reports.usage_report(
+            self.fake.ledger(), self._owner(), _query(call.request), self.fake.now()
+        )
+        return JSONResponse(report)
+
+    async def cost_report(self, call: Call) -> Response:
+        """`GET /v1/organizations/cost_report` from the ledger, priced as the kit's data file prices it."""
+        report = reports.cost_report(
+            self.fake.ledger(),
+            self._owner(),
+            _query(call.request),
+            self.fake.now(),
+            reports.default_prices(),
+        )
+        return JSONResponse(report)
+
+    def _owner(self) -> reports.Attribution:
+        config = self.fake.config
+        return reports.Attribution(api_key_id=config.api_key_id, workspace_id=config.workspace_id)
+
     async def inject_faults(self, request: Request) -> Response:
         """`POST /_fake/faults` with a JSON list of fault objects or specs: ["rate_limited:2", {...}]."""
         body = _json(await request.body())
@@ -257,6 +292,14 @@ class _Api:
     async def reset(self, _request: Request) -> Response:
         self.fake.reset()
         return Response(status_code=204)
+
+
+def _query(request: Request) -> dict[str, list[str]]:
+    """Every value of every query parameter (`group_by[]=model&group_by[]=api_key_id`)."""
+    values: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        values.setdefault(name, []).append(value)
+    return values
 
 
 def _json(raw: bytes) -> Any:

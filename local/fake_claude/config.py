@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from local.fake_claude.scripted import ScriptedReply
 
 PLACEHOLDER_API_KEY = "sk-ant-placeholder-test-key"
+#: The Admin API key the Usage & Cost report endpoints accept (never the runtime key).
+PLACEHOLDER_ADMIN_API_KEY = "sk-ant-admin01-placeholder-test-key"
 
 #: Model ids the fake answers for; anything else gets the real API's 404 `not_found_error`.
 KNOWN_MODELS = (
@@ -36,6 +38,10 @@ class FakeClaudeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     api_key: str = PLACEHOLDER_API_KEY
+    admin_api_key: str = PLACEHOLDER_ADMIN_API_KEY
+    #: The runtime key's id and workspace, as the Usage & Cost report names them (usage_report.py).
+    api_key_id: str = "apikey_01FakeRuntimeKey"
+    workspace_id: str = "wrkspc_01FakeDefault"
     #: Streaming pace; None sends every token at once (fast tests).
     tokens_per_second: Annotated[float, Field(gt=0)] | None = None
     first_token_delay_s: NonNegativeFloat = 0.0

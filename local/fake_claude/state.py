@@ -158,6 +158,11 @@ class FakeClaude:
         offered = bearer if scheme.lower() == "bearer" else headers.get("x-api-key", "")
         return secrets.compare_digest(offered.encode(), self.config.api_key.encode())
 
+    def admin_authenticated(self, headers: Mapping[str, str]) -> bool:
+        """The Admin API takes its own key in `x-api-key`; the runtime key is refused there."""
+        offered = headers.get("x-api-key", "")
+        return secrets.compare_digest(offered.encode(), self.config.admin_api_key.encode())
+
     def check_model(self, model: str) -> None:
         if model not in self.config.models:
             raise ApiError(404, "not_found_error", f"model: {model}")

@@ -326,9 +326,9 @@ def spend_guard(view: TemplateView) -> Item:
     budgets = view.resources("AWS::Budgets::Budget")
     brakes = []
     if daily is not None:
-        brakes.append(f"daily-cost alarm > {alerts.daily_cost_threshold_usd:g} USD")
+        brakes.append(f"daily-cost alarm > {alerts.claude_daily_usd:g} USD")
     if budgets:
-        brakes.append(f"budget claude-kit-{env_name} ({alerts.monthly_budget_usd:g} USD/month)")
+        brakes.append(f"budget claude-kit-{env_name} ({alerts.aws_monthly_budget_usd:g} USD/month)")
     evidence = f"switch /claude-kit/{env_name}/spend-switch closed by: {', '.join(brakes) or 'nothing'}"
     if unguarded or len(brakes) < 2:
         return make_item(

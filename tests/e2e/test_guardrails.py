@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
+import pytest
 
 from local.stack import LocalStack
 from tests.fixtures.alert_messages import alarm_message, sns_event
@@ -27,8 +28,36 @@ def test_the_daily_cost_alarm_makes_the_chat_api_answer_503_without_calling_clau
     response = chat.post(message="And now?", stream=True)
     assert response.status_code == 503
     assert response.json()["error"]["type"] == "spend_guard_closed"
-    assert "budget has been reached" in response.json()["error"]["message"]
+    assert (
+        response.json()["error"]["message"]
+        == "The service is paused: its daily Claude budget has been reached"
+    )
     assert len(chat.fake.message_calls()) == calls_before
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ({"cause": "operator"}, "The service is paused by its operators"),
+        (
+            {"cause": "claude_monthly_budget"},
+            "The service is paused: its monthly Claude budget has been reached",
+        ),
+        ({"cause": "aws_budget"}, "The service is paused: its monthly AWS budget has been reached"),
+    ],
+    ids=["operator", "monthly-claude", "aws-budget"],
+)
+def test_the_503_names_the_brake_that_closed_the_switch(
+    chat: ChatClient, spend_guard: Any, command: dict[str, str], message: str
+) -> None:
+    # Given a switch closed by a command with a cause (an operator, the monthly brake)
+    spend_guard({"action": "close", "reason": "why", "requested_by": "tests", **command}, LambdaContext())
+    # When someone chats
+    response = chat.post(message="Hello?", stream=False)
+    # Then the 503 says which brake, never the operator's own words
+    assert response.status_code == 503
+    assert response.json()["error"]["message"] == message
+    assert chat.fake.message_calls() == []
 
 
 def test_a_user_over_the_daily_allowance_gets_429_without_calling_claude(

@@ -27,14 +27,14 @@ def _run_app(context: dict[str, object], outdir: Path) -> subprocess.CompletedPr
 def test_bad_value_fails_synth_naming_the_key(tmp_path: Path) -> None:
     # Given cdk.json with an impossible prod cost threshold
     environments = json.loads(json.dumps(CDK_CONTEXT["environments"]))
-    environments["prod"]["alerts"]["daily_cost_threshold_usd"] = -5
+    environments["prod"]["alerts"]["claude_daily_usd"] = -5
 
     # When the CLI runs `cdk synth -c env=prod`
     result = _run_app({**CDK_CONTEXT, "environments": environments, "env": "prod"}, tmp_path)
 
     # Then synth stops with the key to fix, and no Python traceback buries it
     assert result.returncode != 0
-    assert "environments.prod.alerts.daily_cost_threshold_usd" in result.stderr
+    assert "environments.prod.alerts.claude_daily_usd" in result.stderr
     assert "Traceback" not in result.stderr
     assert not list(tmp_path.glob("*.template.json"))
 

@@ -15,7 +15,7 @@ from tests.infra.conftest import ENVIRONMENTS, Acknowledgement, SynthesizedEnvir
 pytestmark = pytest.mark.slow
 
 #: Actions that support no resource-level permissions, the only ones allowed on Resource "*".
-RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "cloudwatch:GetMetricData"}
 
 
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)

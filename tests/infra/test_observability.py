@@ -80,10 +80,19 @@ def test_alert_topic_is_encrypted_refuses_plain_http_and_lets_alarms_and_budgets
                             {
                                 "Effect": "Allow",
                                 "Action": "sns:Publish",
-                                "Principal": {
-                                    "Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]
-                                },
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
                                 "Condition": {"StringEquals": {"aws:SourceAccount": Match.any_value()}},
+                            }
+                        ),
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Action": "sns:Publish",
+                                "Principal": {"Service": "budgets.amazonaws.com"},
+                                "Condition": {
+                                    "StringEquals": {"aws:SourceAccount": Match.any_value()},
+                                    "ArnLike": {"aws:SourceArn": Match.any_value()},
+                                },
                             }
                         ),
                     ]
@@ -133,7 +142,7 @@ def test_daily_cost_alarm_sums_claude_spend_over_24_hours_against_the_configured
     assert {key: props[key] for key in ("Namespace", "MetricName", "Dimensions", "Statistic", "Period")} == (
         claude_metric("CostUSD", env_name, Statistic="Sum", Period=86400)
     )
-    assert props["Threshold"] == environment.config.alerts.daily_cost_threshold_usd
+    assert props["Threshold"] == environment.config.alerts.claude_daily_usd
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
     assert props["EvaluationPeriods"] == 1
     assert props["TreatMissingData"] == "notBreaching"
@@ -151,7 +160,7 @@ def test_burn_rate_alarm_projects_the_last_hour_over_a_day(env_name: str, synthe
         "Period": 3600,
         "Stat": "Sum",
     }
-    assert props["Threshold"] == environment.config.alerts.daily_cost_threshold_usd
+    assert props["Threshold"] == environment.config.alerts.claude_daily_usd
     assert props["TreatMissingData"] == "notBreaching"
 
 
@@ -167,7 +176,7 @@ def test_monthly_budget_warns_at_80_percent_forecast_and_at_100_percent_actual(
                 "BudgetName": f"claude-kit-{env_name}",
                 "BudgetType": "COST",
                 "TimeUnit": "MONTHLY",
-                "BudgetLimit": {"Amount": environment.config.alerts.monthly_budget_usd, "Unit": "USD"},
+                "BudgetLimit": {"Amount": environment.config.alerts.aws_monthly_budget_usd, "Unit": "USD"},
             },
             "NotificationsWithSubscribers": [
                 {
@@ -196,10 +205,13 @@ def test_account_billing_alarm_is_in_the_main_stack_of_a_us_east_1_environment(
         "AWS/Billing",
         "EstimatedCharges",
         "Maximum",
-        21600,
+        86400,
     )
+    # Missing data is INSUFFICIENT_DATA, told to the topic: a member account never has billing data
+    assert props["TreatMissingData"] == "missing"
+    assert props["InsufficientDataActions"] == [topic_ref(environment.template)]
     assert props["Dimensions"] == [{"Name": "Currency", "Value": "USD"}]
-    assert props["Threshold"] == environment.config.alerts.monthly_budget_usd
+    assert props["Threshold"] == environment.config.alerts.aws_monthly_budget_usd
 
 
 @pytest.fixture(scope="module")
@@ -383,7 +395,7 @@ def test_spend_guard_listens_to_the_topic_and_brakes_on_the_daily_cost_alarm_and
                         ),
                         Match.object_like(
                             {
-                                "Action": "cloudwatch:SetAlarmState",
+                                "Action": ["cloudwatch:DescribeAlarms", "cloudwatch:SetAlarmState"],
                                 "Resource": {"Fn::GetAtt": [daily_cost, "Arn"]},
                             }
                         ),

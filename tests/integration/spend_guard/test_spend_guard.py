@@ -3,6 +3,7 @@ source mappings and the brake alarm out, and Claude calls refused while closed (
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from claude_kit.errors import SpendGuardClosedError
 from claude_kit.service import get_claude_service
 from local.fake_claude import FakeClaudeServer
 from tests.fixtures.alert_messages import alarm_message, budget_message, sns_event
-from tests.integration.spend_guard.conftest import BRAKE_ALARM, BUDGET, OTHER_ALARM, Deployment
+from tests.integration.spend_guard.conftest import BRAKE_ALARM, BUDGET, OTHER_ALARM, SWITCH, Deployment
 
 CTX = CallContext(route="chat", user_id="user-1", request_id="req-1")
 REQUEST = ClaudeRequest(
@@ -39,7 +40,8 @@ def test_daily_cost_alarm_closes_the_switch_pauses_consumers_and_refuses_calls(
     switch = deployment.switch()
     assert switch["state"] == "closed"
     assert switch["changed_by"] == f"alarm:{BRAKE_ALARM}"
-    assert "Threshold Crossed" in switch["reason"]
+    assert switch["reason"] == "claude_daily_budget"
+    assert "Threshold Crossed" in switch["detail"]
     assert deployment.mapping_state() == "Disabled"
     assert outcome["mappings_changed"] == [deployment.mapping_id]
     # And the next call is refused before anything is sent to Claude
@@ -143,17 +145,53 @@ def test_the_alarm_returning_to_ok_leaves_an_operators_closing_alone(deployment:
     assert deployment.mapping_state() == "Disabled"
 
 
-def test_daily_reopen_reopens_an_alarm_closing_and_rearms(deployment: Deployment) -> None:
-    # Given a switch the daily cost alarm closed yesterday, the alarm still in ALARM
+def test_daily_reopen_leaves_a_closing_whose_alarm_is_still_in_alarm(deployment: Deployment) -> None:
+    # Given a switch the daily cost alarm closed, the alarm still in ALARM (spend inside the rolling 24 hours)
     alarm_fires(deployment)
     deployment.cloudwatch.set_alarm_state(AlarmName=BRAKE_ALARM, StateValue="ALARM", StateReason="test")
     # When the 00:05 UTC schedule runs
     (outcome,) = deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
-    # Then the switch and the consumers are back on and the alarm starts over from OK
+    # Then nothing changes: the alarm is not re-armed (it would fire again at once), the switch stays closed
+    assert outcome["action"] == "ignored"
+    assert deployment.switch()["state"] == "closed"
+    assert deployment.mapping_state() == "Disabled"
+    assert deployment.alarm_state() == "ALARM"
+
+
+def test_daily_reopen_reopens_an_alarm_closing_once_the_alarm_is_ok(deployment: Deployment) -> None:
+    # Given a switch the daily cost alarm closed, whose OK notification was lost, the alarm now OK
+    alarm_fires(deployment)
+    deployment.cloudwatch.set_alarm_state(AlarmName=BRAKE_ALARM, StateValue="OK", StateReason="test")
+    # When the 00:05 UTC schedule runs
+    (outcome,) = deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
+    # Then the switch and the consumers are back on
     assert outcome["action"] == "reopened"
     assert deployment.switch()["state"] == "open"
     assert deployment.mapping_state() == "Enabled"
-    assert deployment.alarm_state() == "OK"
+
+
+@pytest.mark.parametrize(("closed_at", "state"), [("2026-11-30T23:00:00+00:00", "open"), (None, "closed")])
+def test_daily_reopen_reopens_a_monthly_closing_only_in_a_new_month(
+    deployment: Deployment, closed_at: str | None, state: str
+) -> None:
+    # Given a switch the monthly Claude brake closed (last month, or just now)
+    (closed,) = deployment.invoke(
+        {
+            "action": "close",
+            "cause": "claude_monthly_budget",
+            "reason": "MTD 61 > 60",
+            "requested_by": "brake",
+        }
+    )
+    assert closed["state"]["reason"] == "claude_monthly_budget"
+    if closed_at is not None:
+        deployment.ssm.put_parameter(
+            Name=SWITCH, Value=json.dumps({**deployment.switch(), "changed_at": closed_at}), Overwrite=True
+        )
+    # When the 00:05 UTC schedule runs
+    deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
+    # Then a new month reopens it; the same month keeps it closed
+    assert deployment.switch()["state"] == state
 
 
 def test_daily_reopen_leaves_a_budget_closing_alone(deployment: Deployment) -> None:
@@ -183,6 +221,7 @@ def test_a_budget_closing_after_the_alarm_is_not_undone_by_the_daily_reopen(depl
     alarm_fires(deployment)
     deployment.invoke(sns_event(budget_message(BUDGET), topic_arn=deployment.topic_arn))
     assert deployment.switch()["changed_by"] == f"budget:{BUDGET}"
+    assert deployment.switch()["reason"] == "aws_budget"
     # When the alarm recovers and the 00:05 UTC schedule runs
     alarm_fires(deployment, state="OK")
     (outcome,) = deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
@@ -210,7 +249,7 @@ def test_daily_reopen_with_a_brake_alarm_missing_reopens_and_names_it(deployment
     deployment.cloudwatch.delete_alarms(AlarmNames=[BRAKE_ALARM])
     # When the 00:05 UTC schedule runs
     (outcome,) = deployment.invoke({"action": "daily-reopen", "requested_by": "schedule"})
-    # Then the reopen still happens, and the outcome says which alarm could not be re-armed
+    # Then the reopen still happens (no alarm holds it closed), and the outcome names the missing alarm
     assert outcome["action"] == "reopened"
     assert deployment.switch()["state"] == "open"
     assert deployment.mapping_state() == "Enabled"
@@ -218,7 +257,7 @@ def test_daily_reopen_with_a_brake_alarm_missing_reopens_and_names_it(deployment
     assert f"not found, not re-armed: {BRAKE_ALARM}" in outcome["detail"]
 
 
-def test_daily_rearm_of_an_open_switch_tolerates_a_missing_alarm(deployment: Deployment) -> None:
+def test_the_daily_run_of_an_open_switch_names_a_missing_alarm(deployment: Deployment) -> None:
     # Given an open switch and its brake alarm deleted
     deployment.cloudwatch.delete_alarms(AlarmNames=[BRAKE_ALARM])
     # When the schedule runs

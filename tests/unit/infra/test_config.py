@@ -41,17 +41,35 @@ def test_prod_is_kept_longer_and_protected_while_dev_stays_cheap_and_disposable(
     assert prod.termination_protection
     assert not dev.termination_protection
     assert dev.log_retention_days < staging.log_retention_days < prod.log_retention_days
-    assert dev.alerts.daily_cost_threshold_usd < prod.alerts.daily_cost_threshold_usd
-    assert dev.alerts.monthly_budget_usd < prod.alerts.monthly_budget_usd
+    assert dev.alerts.claude_daily_usd < prod.alerts.claude_daily_usd
+    assert dev.alerts.aws_monthly_budget_usd < prod.alerts.aws_monthly_budget_usd
     assert prod.chat.snapstart is False
     assert dev.chat.reserved_concurrency is None  # new accounts cannot reserve any concurrency
 
 
 def test_bad_value_names_its_full_key() -> None:
     environments = _copy()
-    environments["prod"]["alerts"]["daily_cost_threshold_usd"] = -5
+    environments["prod"]["alerts"]["claude_daily_usd"] = -5
 
-    with pytest.raises(ConfigError, match=r"environments\.prod\.alerts\.daily_cost_threshold_usd"):
+    with pytest.raises(ConfigError, match=r"environments\.prod\.alerts\.claude_daily_usd"):
+        load_environment(environments, "prod")
+
+
+def test_a_renamed_key_fails_naming_its_new_name() -> None:
+    environments = _copy()
+    environments["dev"]["alerts"]["daily_cost_threshold_usd"] = 5
+
+    with pytest.raises(
+        ConfigError, match=r"environments\.dev\.alerts: .*daily_cost_threshold_usd is now claude_daily_usd"
+    ):
+        load_environment(environments, "dev")
+
+
+def test_reconciliation_with_an_admin_key_needs_the_environments_key_id() -> None:
+    environments = _copy()
+    environments["prod"]["reconciliation"] = {"admin_key_secret_name": "/claude-kit/prod/admin-key"}
+
+    with pytest.raises(ConfigError, match=r"reconciliation\.anthropic_api_key_id is required"):
         load_environment(environments, "prod")
 
 

@@ -79,17 +79,19 @@ def test_each_asset_ships_every_package_and_distribution_its_handler_s_code_impo
     assert needed <= shipped, f"{handler} imports {sorted(needed - shipped)}, which its asset lacks"
 
 
-def test_the_spend_guard_and_the_batch_functions_ship_no_web_server_and_the_guard_no_claude_sdk():
+def test_the_spend_guard_and_the_batch_functions_ship_no_web_server():
     # When each asset's distributions are resolved
     closures = {
         name: distribution_closure(SITE, asset.requirements) for name, asset in FUNCTION_ASSETS.items()
     }
 
-    # Then the web stack ships with the chat function only, and the Anthropic SDK never with the spend guard
+    # Then the web stack ships with the chat function only (the spend guard carries the SDK: it may cancel
+    # in-flight Message Batches when it closes)
     web = {"fastapi", "starlette", "uvicorn"}
     assert web <= closures["chat_api"]
     assert not web & closures["batch_jobs"]
-    assert not (web | {"anthropic", "httpx2"}) & closures["spend_guard"]
+    assert not web & closures["spend_guard"]
+    assert not web & closures["reconciliation"]
     assert "anthropic" in closures["batch_jobs"]  # the consumer and the poller call Claude
     # And tracing's X-Ray SDK ships with every function (the tracer extra): tracing is on in Lambda
     assert all("aws-xray-sdk" in closure for closure in closures.values())

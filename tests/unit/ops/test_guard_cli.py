@@ -54,6 +54,7 @@ def test_reopen_invokes_the_environments_guard_with_the_operator_identity(capsys
     expected = {
         "action": "reopen",
         "reason": "budget raised",
+        "cause": "operator",
         "requested_by": f"cli:{IDENTITY}",
         "rearm_alarms": True,
     }
@@ -75,6 +76,7 @@ def test_a_failing_guard_function_makes_the_command_fail(capsys) -> None:
     expected = {
         "action": "status",
         "reason": "status",
+        "cause": "operator",
         "requested_by": f"cli:{IDENTITY}",
         "rearm_alarms": False,
     }
