@@ -9,13 +9,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import botocore.client
-import pytest
-from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from batch_jobs import clients
 from batch_jobs.store import ClaimOutcome, ItemOutcome, ItemState, JobStore, QueuedItem
 from claude_kit.errors import SpendGuardClosedError
 from claude_kit.reservation import SpendGate
+from claude_kit.spend_switch import SwitchState
 from tests.integration.batch_jobs.support import BatchWorld, work_item
 
 NOW = 1_700_000_000.0
@@ -113,8 +112,12 @@ class _ClosedSwitch:
     def __init__(self) -> None:
         self.reads = 0
 
-    def refuse_if_closed(self) -> None:
+    def state(self) -> SwitchState:
         self.reads += 1
+        return SwitchState(state="closed", reason="claude_daily_budget")
+
+    def refuse_if_closed(self) -> None:
+        self.state()
         raise SpendGuardClosedError("closed by the daily cost alarm")
 
 
@@ -127,13 +130,14 @@ def test_the_spend_switch_is_read_once_per_invocation_and_its_verdict_holds_for_
     world.send("default", [json.dumps(work_item(f"s-{n}", job_id="job-1")) for n in range(10)])
     event = world.receive_event("default")
 
-    # When the consumer runs, every record fails: Powertools fails the invocation, so SQS redelivers them all
-    with pytest.raises(BatchProcessingError, match="All records failed"):
-        world.consume(event)
+    # When the consumer runs
+    response = world.consume(event)
 
-    # Then the switch was read once, and every item was given back (RETRYING) without reaching Claude
+    # Then the switch was read once, every record was parked back in the queue (none failed, none claimed),
+    # and nothing reached Claude
     assert switch.reads == 1
-    assert clients.get_job_store().item_counts("job-1") == {"RETRYING": 10}
+    assert response == {"batchItemFailures": []}
+    assert clients.get_job_store().item_counts("job-1") == {}
     assert fake_claude.batch_custom_ids() == []
 
 
