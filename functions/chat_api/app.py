@@ -38,6 +38,7 @@ from chat_api.models import (
     TurnOut,
 )
 from chat_api.openapi import SSE_RESPONSE, add_event_schemas
+from chat_api.prompts import get_prompt_policy
 from chat_api.settings import ChatSettings, get_chat_settings
 from chat_api.web import install_api_docs, install_chat_page
 from claude_kit.observability import logger
@@ -72,7 +73,12 @@ def create_app(
     """The app; tests pass their own settings and conversation factory."""
     settings = settings or get_chat_settings()
     runtime = runtime or get_settings()
-    limits = Limits(settings.message_max_chars, runtime.max_tokens_cap, runtime.allowed_models)
+    limits = Limits(
+        settings.message_max_chars,
+        runtime.max_tokens_cap,
+        runtime.allowed_models,
+        caller_system=get_prompt_policy().allow_caller_system,
+    )
 
     app = FastAPI(
         lifespan=_lifespan,

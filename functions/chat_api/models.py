@@ -145,12 +145,17 @@ class Limits:
     message_max_chars: int
     max_tokens_cap: int
     allowed_models: tuple[str, ...]
+    #: Whether callers may send `system` (chat.allow_caller_system); when not, the document omits it.
+    caller_system: bool = True
 
     def publish(self, schema: dict[str, Any]) -> None:
         """Write these limits into `ChatRequest`'s JSON schema, so the OpenAPI document states them."""
         properties = schema["properties"]
         _non_null(properties["message"])["maxLength"] = self.message_max_chars
-        _non_null(properties["system"])["maxLength"] = self.message_max_chars
+        if self.caller_system:
+            _non_null(properties["system"])["maxLength"] = self.message_max_chars
+        else:
+            del properties["system"]
         _non_null(properties["max_tokens"])["maximum"] = self.max_tokens_cap
         _non_null(properties["model"])["enum"] = list(self.allowed_models)
 

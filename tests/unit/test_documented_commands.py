@@ -75,6 +75,7 @@ DEPLOY_ONLY = {
 #: Documented, deliberately not tested, and why.
 NOT_TESTED = {
     "make bench": "a measurement of this machine that takes minutes; its numbers go to docs/, not to asserts",
+    "python -m scripts.bench": "make bench by section (docs/BENCHMARKS.md); a smoke test runs it small",
     "make clean": "removes caches (rm -rf)",
     "make lock": "recompiles the hashed lock files from PyPI (the registry, not loopback)",
     "make mutation": "mutation testing of the money path: minutes to an hour, run apart from make test",

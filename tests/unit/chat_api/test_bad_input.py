@@ -169,6 +169,20 @@ def test_the_openapi_document_publishes_the_deployments_limits(client: TestClien
         return found
 
     assert branch("message")["maxLength"] == 100
-    assert branch("system")["maxLength"] == 100
+    # `system` is not offered: callers may not send one unless chat.allow_caller_system is on
+    assert "system" not in schema
     assert branch("max_tokens")["maximum"] == 1024
     assert branch("model")["enum"] == list(RuntimeSettings().allowed_models)
+
+
+def test_the_document_offers_system_with_its_limit_where_callers_may_send_one() -> None:
+    from chat_api.models import Limits
+
+    properties: dict[str, Any] = {
+        name: {"type": "string"} for name in ("message", "system", "max_tokens", "model")
+    }
+    schema: dict[str, Any] = {"properties": properties}
+    Limits(100, 1024, ("claude-sonnet-5-5",), caller_system=True).publish(schema)
+    assert properties["system"]["maxLength"] == 100
+    Limits(100, 1024, ("claude-sonnet-5-5",), caller_system=False).publish(schema)
+    assert "system" not in properties
