@@ -183,7 +183,7 @@ def _cost_rows(
 ) -> list[dict[str, Any]]:
     cents: defaultdict[tuple[str | None, ...], Decimal] = defaultdict(Decimal)
     for entry in entries:
-        usd = prices.cost(entry.model, _usage(entry), batch=entry.service_tier == "batch") or 0.0
+        usd = prices.cost(entry.model, billed_usage(entry), batch=entry.service_tier == "batch") or 0.0
         description = f"{entry.model} usage" if "description" in group_by else None
         workspace = owner.workspace_id if "workspace_id" in group_by else None
         cents[(workspace, description)] += Decimal(repr(usd)) * 100
@@ -203,7 +203,8 @@ def _cost_rows(
     ]
 
 
-def _usage(entry: BilledCall) -> Usage:
+def billed_usage(entry: BilledCall) -> Usage:
+    """A ledger entry in the kit's `Usage` terms, to price it as the kit does."""
     return Usage(
         input_tokens=entry.input_tokens,
         output_tokens=entry.output_tokens,
