@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from claude_kit import contract
 from claude_kit.aws import dynamodb_table
-from local.guardrails import quota_table_name
+from claude_kit.contract import Env
 from ops import console
 from ops.errors import OperatorError
 from ops.target import ROOT, Target
@@ -52,7 +53,7 @@ def _day(text: str) -> date:
 
 
 def _table(target: Target) -> Any:
-    return dynamodb_table(os.environ.get("KIT_QUOTA_TABLE") or quota_table_name(target.env_name))
+    return dynamodb_table(os.environ.get(Env.QUOTA_TABLE) or contract.quota_table_name(target.env_name))
 
 
 def _scan(table: Any, day: str) -> list[dict[str, Any]]:
@@ -178,8 +179,8 @@ def _default(target: Target) -> dict[str, Any]:
     """The environment's default allowance: the local stack's settings, or cdk.json's for a deployed one."""
     if target.local:
         names = {
-            "daily_usd": "KIT_USER_DAILY_USD_ALLOWANCE",
-            "daily_tokens": "KIT_USER_DAILY_TOKEN_ALLOWANCE",
+            "daily_usd": Env.USER_DAILY_USD_ALLOWANCE,
+            "daily_tokens": Env.USER_DAILY_TOKEN_ALLOWANCE,
         }
         return {key: float(os.environ[name]) for key, name in names.items() if os.environ.get(name)}
     from infra.config import ConfigError, load_environment

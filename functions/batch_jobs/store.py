@@ -21,8 +21,10 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
 from more_itertools import chunked
 
-OPEN_RECORDS_INDEX = "open-records"
-OPEN_ITEMS_INDEX = "open-items"
+from claude_kit import contract
+
+OPEN_RECORDS_INDEX = contract.OPEN_RECORDS_INDEX.name
+OPEN_ITEMS_INDEX = contract.OPEN_ITEMS_INDEX.name
 #: TransactWriteItems takes at most 100 actions.
 MAX_TRANSACTION_ITEMS = 100
 

@@ -8,11 +8,12 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from claude_kit import contract
 from claude_kit.settings import KitSettings
 
 
 class ChatSettings(KitSettings):
-    model_config = SettingsConfigDict(env_prefix="KIT_CHAT_")
+    model_config = SettingsConfigDict(env_prefix=contract.CHAT_ENV_PREFIX)
 
     #: DynamoDB table holding conversations (partition key `session_id`, sort key `seq`).
     sessions_table: str

@@ -15,8 +15,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from claude_kit import contract
 from infra.constructs.cost_alarms import BILLING_REGION, budget_name
-from infra.constructs.spend_guard import switch_parameter_name
 from ops.readiness.anthropic_live import workspace_spend_limit
 from ops.readiness.report import Dimension, Item, Status
 from ops.readiness.template_view import TemplateView
@@ -104,7 +104,7 @@ def alarm_actions(view: TemplateView, session: boto3.Session) -> Item:
         pages = (
             _client(session, "cloudwatch")
             .get_paginator("describe_alarms")
-            .paginate(AlarmNamePrefix=f"claude-kit-{env_name}-", AlarmTypes=["MetricAlarm"])
+            .paginate(AlarmNamePrefix=contract.alarm_name(env_name, ""), AlarmTypes=["MetricAlarm"])
         )
         deployed = {alarm["AlarmName"]: alarm for page in pages for alarm in page.get("MetricAlarms", [])}
     except (BotoCoreError, ClientError) as exc:
@@ -200,7 +200,7 @@ def cost_allocation_tag(view: TemplateView, session: boto3.Session) -> Item:
 def spend_switch(view: TemplateView, session: boto3.Session) -> Item:
     check_id, title = "spend-switch", "Spend switch deployed and open"
     env_name = view.synthesized.env_name
-    name = switch_parameter_name(env_name)
+    name = contract.switch_parameter_name(env_name)
     if not view.synthesized.config.alerts.spend_guard_enabled:
         return Item(
             check_id,

@@ -6,9 +6,8 @@ lets keys leak or money go unchecked is a fail; a choice that is fine for some e
 
 from __future__ import annotations
 
+from claude_kit import contract
 from claude_kit.pricing import load_price_table
-from infra.constructs.api_key_secret import api_key_secret_name
-from infra.lambda_function import METRICS_NAMESPACE
 from ops.readiness.check_base import KEY_PATTERN, KEY_VARIABLE, make_item, runtime_default
 from ops.readiness.report import Dimension, Item, Status
 from ops.readiness.template_view import TemplateView
@@ -39,7 +38,7 @@ def api_key_secret(view: TemplateView) -> Item:
     created = any(props.get("Name") == name for props in secrets.values())
     where = "created by the stack" if created else "imported (secret.existing_secret_name)"
     evidence = f"{len(functions)} Claude-calling functions read Secrets Manager secret {name} ({where})"
-    if config.secret.existing_secret_name is None and name != api_key_secret_name(env_name):
+    if config.secret.existing_secret_name is None and name != contract.api_key_secret_name(env_name):
         return make_item("api-key-secret", Dimension.SECURITY, title, Status.FAIL, evidence, fix)
     return make_item("api-key-secret", Dimension.SECURITY, title, Status.PASS, evidence)
 
@@ -81,7 +80,7 @@ def key_per_environment(view: TemplateView) -> Item:
     def secret_of(name: str) -> str:
         config = view.synthesized.config if name == env_name else view.synthesized.all_configs[name]
         configured = config.secret.existing_secret_name
-        return configured or api_key_secret_name(name)
+        return configured or contract.api_key_secret_name(name)
 
     own = secret_of(env_name)
     shared = [name for name in view.synthesized.all_configs if name != env_name and secret_of(name) == own]
@@ -281,7 +280,7 @@ def token_usage_logged(view: TemplateView) -> Item:
         for reason in (
             "metrics disabled" if (f.setting("POWERTOOLS_METRICS_DISABLED") or "").lower() == "true" else "",
             f"namespace {f.setting('POWERTOOLS_METRICS_NAMESPACE')}"
-            if f.setting("POWERTOOLS_METRICS_NAMESPACE") != METRICS_NAMESPACE
+            if f.setting("POWERTOOLS_METRICS_NAMESPACE") != contract.METRICS_NAMESPACE
             else "",
             f"log level {f.setting('POWERTOOLS_LOG_LEVEL')} hides the call log"
             if f.setting("POWERTOOLS_LOG_LEVEL") in {"WARNING", "ERROR", "CRITICAL"}
@@ -304,7 +303,7 @@ def token_usage_logged(view: TemplateView) -> Item:
         title,
         Status.PASS,
         f"{len(view.claude_functions())} Claude-calling functions emit one EMF record and one log line per "
-        f"call to namespace {METRICS_NAMESPACE} (log level {view.synthesized.config.log_level})",
+        f"call to namespace {contract.METRICS_NAMESPACE} (log level {view.synthesized.config.log_level})",
     )
 
 
@@ -329,7 +328,9 @@ def spend_guard(view: TemplateView) -> Item:
         brakes.append(f"daily-cost alarm > {alerts.claude_daily_usd:g} USD")
     if budgets:
         brakes.append(f"budget claude-kit-{env_name} ({alerts.aws_monthly_budget_usd:g} USD/month)")
-    evidence = f"switch /claude-kit/{env_name}/spend-switch closed by: {', '.join(brakes) or 'nothing'}"
+    evidence = (
+        f"switch {contract.switch_parameter_name(env_name)} closed by: {', '.join(brakes) or 'nothing'}"
+    )
     if unguarded or len(brakes) < 2:
         return make_item(
             "spend-guard",

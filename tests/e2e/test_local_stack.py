@@ -7,8 +7,9 @@ import os
 import anthropic
 import boto3
 
+from claude_kit.contract import api_key_secret_name
 from local.fake_claude import PLACEHOLDER_API_KEY
-from local.stack import LocalStack, api_key_secret_name, banner
+from local.stack import LocalStack, banner
 
 
 def test_the_functions_environment_points_at_moto_and_the_fake(local_stack_env: LocalStack) -> None:
