@@ -98,17 +98,54 @@ ENVIRONMENT_DIMENSION: Final = "Environment"
 
 
 class Metric:
-    """The per-call and event metrics that the alarms and the dashboard read (claude_kit.telemetry emits)."""
+    """Every metric the functions publish (docs/metrics.md), which the alarms and the dashboard read."""
 
+    # claude_kit.telemetry.record_call: one of each per Claude call, by {Environment, Model, Route} too
     CALLS: Final = "Calls"
     ERRORS: Final = "Errors"
     THROTTLES: Final = "Throttles"
+    RETRIES: Final = "Retries"
     FALLBACKS: Final = "Fallbacks"
+    INPUT_TOKENS: Final = "InputTokens"
+    OUTPUT_TOKENS: Final = "OutputTokens"
+    CACHE_CREATION_INPUT_TOKENS: Final = "CacheCreationInputTokens"
+    CACHE_READ_INPUT_TOKENS: Final = "CacheReadInputTokens"
+    UNKNOWN_MODEL_COST: Final = "UnknownModelCost"
+    BILLED_ATTEMPTS: Final = "BilledAttempts"
+    AMBIGUOUS_ATTEMPTS: Final = "AmbiguousAttempts"
+    RATE_LIMIT_REQUESTS_REMAINING: Final = "RateLimitRequestsRemaining"
+    RATE_LIMIT_TOKENS_REMAINING: Final = "RateLimitTokensRemaining"
     COST_USD: Final = "CostUSD"
     POSSIBLY_BILLED_COST_USD: Final = "PossiblyBilledCostUSD"
-    UNKNOWN_MODEL_COST: Final = "UnknownModelCost"
     LATENCY_MS: Final = "LatencyMs"
     TTFT_MS: Final = "TimeToFirstTokenMs"
+    # claude_kit.telemetry.record_count: kit events, by {Environment}
+    SPEND_GUARD_REJECTIONS: Final = "SpendGuardRejections"
+    QUOTA_REJECTIONS: Final = "QuotaRejections"
+    USER_ALLOWANCE_WARNINGS: Final = "UserAllowanceWarnings"
+    BATCH_ITEMS_SUBMITTED: Final = "BatchItemsSubmitted"
+    BATCH_ITEMS_SUCCEEDED: Final = "BatchItemsSucceeded"
+    BATCH_ITEMS_ERRORED: Final = "BatchItemsErrored"
+    BATCH_ITEMS_EXPIRED: Final = "BatchItemsExpired"
+    BATCH_ITEMS_CANCELED: Final = "BatchItemsCanceled"
+    BATCH_ITEMS_REJECTED: Final = "BatchItemsRejected"
+    BATCH_ITEMS_PARKED: Final = "BatchItemsParked"
+    # reconciliation: the Claude bill's hourly look, by {Environment}
+    MONTH_TO_DATE_COST_USD: Final = "MonthToDateCostUSD"
+    ESTIMATED_MONTH_TO_DATE_COST_USD: Final = "EstimatedMonthToDateCostUSD"
+    REPORTED_MONTH_TO_DATE_COST_USD: Final = "ReportedMonthToDateCostUSD"
+    REPORTED_COST_USD: Final = "ReportedCostUSD"
+    ESTIMATED_COST_USD_IN_REPORT_WINDOW: Final = "EstimatedCostUSDInReportWindow"
+    COST_DRIFT_PERCENT: Final = "CostDriftPercent"
+    REPORTED_INPUT_TOKENS: Final = "ReportedInputTokens"
+    REPORTED_OUTPUT_TOKENS: Final = "ReportedOutputTokens"
+    REPORTED_CACHE_CREATION_INPUT_TOKENS: Final = "ReportedCacheCreationInputTokens"
+    REPORTED_CACHE_READ_INPUT_TOKENS: Final = "ReportedCacheReadInputTokens"
+
+
+def metric_names() -> frozenset[str]:
+    """Every metric `Metric` names."""
+    return frozenset(value for name, value in vars(Metric).items() if name.isupper())
 
 
 # -- environment variables -----------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar
 
+from claude_kit.contract import Metric
 from claude_kit.errors import QuotaExceededError
 from claude_kit.observability import logger
 from claude_kit.telemetry import record_count
@@ -221,7 +222,7 @@ class UserQuota:
     def _refusal(
         self, user_id: str, allowance: Allowance, amount: Charge, current: dict[str, Any], day: str
     ) -> UserQuotaExceededError:
-        record_count("QuotaRejections")
+        record_count(Metric.QUOTA_REJECTIONS)
         committed_usd = float(current.get("committed_usd", 0))
         committed_tokens = int(current.get("committed_tokens", 0))
         over_usd = allowance.usd is not None and committed_usd + amount.usd > allowance.usd
@@ -262,7 +263,7 @@ class UserQuota:
                 )
             except self._table.meta.client.exceptions.ConditionalCheckFailedException:
                 continue  # another call reported this level already
-            record_count("UserAllowanceWarnings")
+            record_count(Metric.USER_ALLOWANCE_WARNINGS)
             logger.warning(
                 "User reached a share of the daily allowance",
                 extra={

@@ -22,7 +22,7 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from claude_kit import contract
-from claude_kit.contract import Env
+from claude_kit.contract import Env, Metric
 from infra.config import EnvironmentConfig
 from infra.constructs.claude_metrics import alarm_above, claude_metric
 from infra.constructs.spend_guard import SpendGuard
@@ -139,7 +139,7 @@ class ClaudeBill(Construct):
                         "(reason claude_monthly_budget)."
                     ),
                     metric=claude_metric(
-                        "MonthToDateCostUSD", env_name=env_name, statistic="Maximum", period=hourly
+                        Metric.MONTH_TO_DATE_COST_USD, env_name=env_name, statistic="Maximum", period=hourly
                     ),
                     threshold=alerts.claude_monthly_usd,
                 )
@@ -155,7 +155,7 @@ class ClaudeBill(Construct):
                             f"above {alerts.claude_monthly_usd} USD (alerts.claude_monthly_usd): the bill."
                         ),
                         metric=claude_metric(
-                            "ReportedMonthToDateCostUSD",
+                            Metric.REPORTED_MONTH_TO_DATE_COST_USD,
                             env_name=env_name,
                             statistic="Maximum",
                             period=hourly,
@@ -173,7 +173,7 @@ class ClaudeBill(Construct):
                         "outside the kit with this key, or a wrong price or token count in the kit."
                     ),
                     metric=claude_metric(
-                        "CostDriftPercent", env_name=env_name, statistic="Maximum", period=hourly
+                        Metric.COST_DRIFT_PERCENT, env_name=env_name, statistic="Maximum", period=hourly
                     ),
                     threshold=recon.drift_percent,
                 )

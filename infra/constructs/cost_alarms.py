@@ -20,6 +20,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from claude_kit.contract import Metric
 from infra.config import AlertsConfig
 from infra.constructs.claude_metrics import alarm_above, claude_metric
 
@@ -69,7 +70,7 @@ class CostAlarms(Construct):
                 f"Estimated Claude spend over the last 24 hours is above {daily_threshold} USD "
                 "(alerts.claude_daily_usd). The spend guard pauses Claude calls."
             ),
-            metric=claude_metric("CostUSD", env_name=env_name, period=Duration.days(1)),
+            metric=claude_metric(Metric.COST_USD, env_name=env_name, period=Duration.days(1)),
             threshold=daily_threshold,
         )
         self.burn_rate = alarm(
@@ -82,7 +83,7 @@ class CostAlarms(Construct):
             metric=cloudwatch.MathExpression(
                 expression="24 * hourly",
                 using_metrics={
-                    "hourly": claude_metric("CostUSD", env_name=env_name, period=Duration.hours(1))
+                    "hourly": claude_metric(Metric.COST_USD, env_name=env_name, period=Duration.hours(1))
                 },
                 label="Claude spend per day at the last hour's pace (USD)",
                 period=Duration.hours(1),
@@ -96,7 +97,7 @@ class CostAlarms(Construct):
                 "Calls to a model with no known price: their cost is missing from CostUSD, so the cost "
                 "alarms and the spend guard under-count. Add the model to claude.price_overrides."
             ),
-            metric=claude_metric("UnknownModelCost", env_name=env_name, period=Duration.hours(1)),
+            metric=claude_metric(Metric.UNKNOWN_MODEL_COST, env_name=env_name, period=Duration.hours(1)),
             threshold=0,
         )
 

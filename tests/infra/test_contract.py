@@ -3,6 +3,10 @@ synthesized template (the literal deployed names are pinned by each construct's 
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from typing import Any
+
 from claude_kit import contract
 from tests.fixtures.tables import described_table
 from tests.infra.conftest import SynthesizedEnvironment, resources
@@ -40,3 +44,38 @@ def test_every_kit_variable_a_function_gets_is_a_contract_name(env: SynthesizedE
     # Then each is named by the contract (whose names the settings models read: tests/unit/claude_kit)
     assert kit_names - contract.env_names() == set()
     assert {contract.Env.CHAT_SESSIONS_TABLE, contract.Env.JOBS_TABLE} <= kit_names
+
+
+def _kit_metrics_in(value: Any) -> Iterator[str]:
+    """Every MetricName under the kit's namespace anywhere in `value`: an alarm's own metric or its math's,
+    and a dashboard widget's metric arrays ([namespace, name, dimension, value, …])."""
+    if isinstance(value, dict):
+        if value.get("Namespace") == contract.METRICS_NAMESPACE:
+            yield value["MetricName"]
+        for child in value.values():
+            yield from _kit_metrics_in(child)
+    elif isinstance(value, list):
+        if len(value) > 1 and value[0] == contract.METRICS_NAMESPACE:
+            yield value[1]
+        for child in value:
+            yield from _kit_metrics_in(child)
+
+
+def test_every_kit_metric_an_alarm_or_the_dashboard_reads_is_a_contract_name(
+    env: SynthesizedEnvironment,
+) -> None:
+    # Given the alarms and the dashboard of the stack (its body is a JSON string with references joined in)
+    alarms = list(resources(env.template, "AWS::CloudWatch::Alarm").values())
+    (dashboard,) = resources(env.template, "AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["DashboardBody"]["Fn::Join"][1]
+    body = json.loads("".join(part if isinstance(part, str) else "<ref>" for part in parts))
+    # When the kit's metrics they read are collected
+    read = set(_kit_metrics_in(alarms)) | set(_kit_metrics_in(body))
+    # Then each is one the contract names, which is what the functions publish (tests/unit/claude_kit)
+    assert read - contract.metric_names() == set()
+    # (alarms read the cost and errors; only the dashboard shows the rate-limit headroom)
+    assert {
+        contract.Metric.COST_USD,
+        contract.Metric.ERRORS,
+        contract.Metric.RATE_LIMIT_TOKENS_REMAINING,
+    } <= read

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic_settings import BaseSettings
@@ -14,8 +15,12 @@ from batch_jobs.settings import BatchSettings
 from chat_api.prompts import PromptSettings
 from chat_api.settings import ChatSettings
 from claude_kit import contract
+from claude_kit.calls import Usage
 from claude_kit.reservation import GuardrailSettings
 from claude_kit.settings import KitSettings, RuntimeSettings
+from claude_kit.telemetry import CallRecord, record_call
+from reconciliation.bill import BillReport
+from reconciliation.reconcile import Reconciliation, ReportedSpend
 from reconciliation.settings import BillSettings
 from spend_guard.settings import SpendGuardSettings
 
@@ -84,3 +89,40 @@ def test_the_contract_imports_nothing_but_the_standard_library() -> None:
     outside = {name for name in loaded if name.split(".")[0] not in {*sys.stdlib_module_names, "claude_kit"}}
     assert "claude_kit.contract" in loaded
     assert outside == set()
+
+
+def test_every_metric_a_claude_call_and_the_bill_publish_is_a_contract_name(capsys) -> None:
+    # Given a call record with every optional figure set, and a bill with a reconciliation
+    call = CallRecord(
+        environment="dev",
+        route="chat",
+        model="claude-haiku-5-5",
+        requested_model="claude-sonnet-5-5",
+        usage=Usage(
+            input_tokens=1, output_tokens=1, cache_creation_input_tokens=1, cache_read_input_tokens=1
+        ),
+        latency_ms=1.0,
+        timestamp=datetime.now(UTC),
+        ttft_ms=1.0,
+        cost_usd=0.1,
+        possibly_billed_usd=0.1,
+        ratelimit_requests_remaining=1,
+        ratelimit_tokens_remaining=1,
+    )
+    now = datetime.now(UTC)
+    bill = BillReport(
+        month_to_date_usd=1.0,
+        estimated_month_to_date_usd=1.0,
+        estimated_today_usd=1.0,
+        reported_month_to_date_usd=1.0,
+        reconciliation=Reconciliation(
+            start=now, end=now, estimated_usd=1.0, reported=ReportedSpend(1.0, Usage(input_tokens=1))
+        ),
+    )
+    # When the call is recorded (one EMF blob on stdout)
+    record_call(call)
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    published = {m["Name"] for blob in blobs for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    # Then every metric name, the call's and the bill's, is one the contract names (the alarms read those)
+    assert contract.Metric.TTFT_MS in published
+    assert published | set(bill.metrics()) <= contract.metric_names()
