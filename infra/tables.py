@@ -48,7 +48,7 @@ def kit_table(
         construct_id,
         table_name=table_name,
         partition_key=_attribute(definition.partition_key),
-        sort_key=None if definition.sort_key is None else _attribute(definition.sort_key),
+        sort_key=_attribute(definition.sort_key),
         billing=dynamodb.Billing.on_demand(),
         time_to_live_attribute=definition.ttl_attribute,
         encryption=encryption,

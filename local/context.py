@@ -51,7 +51,7 @@ def _key_schema(partition_key: KeyAttribute, sort_key: KeyAttribute | None) -> l
 def create_table(dynamodb: Any, name: str, definition: TableDefinition) -> None:
     """An on-demand table with the definition's keys, indexes and TTL attribute, as infra/tables.py builds
     every table of the kit from the same definition (`dynamodb` is a boto3 client)."""
-    keys = [definition.partition_key, definition.sort_key]
+    keys: list[KeyAttribute | None] = [definition.partition_key, definition.sort_key]
     for index in definition.indexes:
         keys += [index.partition_key, index.sort_key]
     types = {key.name: key.type for key in keys if key is not None}

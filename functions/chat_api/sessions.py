@@ -22,7 +22,9 @@ from botocore.exceptions import ClientError
 from chat_api.errors import ChatError, ConcurrentTurnError, SessionNotFoundError
 from chat_api.settings import get_chat_settings
 from claude_kit.aws import REQUEST_PATH, dynamodb_table
+from claude_kit.contract import EXPIRES_AT, SESSIONS_TABLE
 
+SESSION_ID, SEQ = SESSIONS_TABLE.key_names
 HEADER_SEQ = 0
 _SECONDS_PER_DAY = 86_400
 
@@ -81,20 +83,20 @@ class SessionStore:
         session = Session(session_id=str(uuid.uuid4()), user_id=user_id, created_at=_iso(now))
         self._table.put_item(
             Item={
-                "session_id": session.session_id,
-                "seq": HEADER_SEQ,
+                SESSION_ID: session.session_id,
+                SEQ: HEADER_SEQ,
                 "user_id": user_id,
                 "created_at": session.created_at,
                 "last_seq": session.last_seq,
-                "expires_at": self._expiry(now),
+                EXPIRES_AT: self._expiry(now),
             },
-            ConditionExpression="attribute_not_exists(session_id)",
+            ConditionExpression=f"attribute_not_exists({SESSION_ID})",
         )
         return session
 
     def load(self, session_id: str, user_id: str) -> Session:
         items = self._query(session_id)
-        header = items[0] if items and items[0]["seq"] == HEADER_SEQ else None
+        header = items[0] if items and items[0][SEQ] == HEADER_SEQ else None
         if header is None or header["user_id"] != user_id or self._expired(header):
             raise SessionNotFoundError(session_id)
         turns = tuple(_turn_from_item(item) for item in items[1:] if not self._expired(item))
@@ -107,7 +109,7 @@ class SessionStore:
             session,
             seq,
             turn,
-            header_update="SET expires_at = :expires, last_seq = :reserved",
+            header_update=f"SET {EXPIRES_AT} = :expires, last_seq = :reserved",
             header_condition="user_id = :user AND last_seq = :seen",
             values={":reserved": seq + 1, ":seen": session.last_seq},
         )
@@ -115,17 +117,21 @@ class SessionStore:
     def store_answer(self, session: Session, seq: int, turn: Turn) -> StoredTurn:
         """Store an answer in the slot `append_user_turn` reserved for it."""
         return self._write(
-            session, seq, turn, header_update="SET expires_at = :expires", header_condition="user_id = :user"
+            session,
+            seq,
+            turn,
+            header_update=f"SET {EXPIRES_AT} = :expires",
+            header_condition="user_id = :user",
         )
 
     def delete(self, session_id: str, user_id: str) -> None:
         """Delete the header first (the session is gone at once, later appends fail), then the turns."""
         items = self._query(session_id)
-        if not items or items[0]["seq"] != HEADER_SEQ or items[0]["user_id"] != user_id:
+        if not items or items[0][SEQ] != HEADER_SEQ or items[0]["user_id"] != user_id:
             raise SessionNotFoundError(session_id)
         try:
             self._table.delete_item(
-                Key={"session_id": session_id, "seq": HEADER_SEQ},
+                Key={SESSION_ID: session_id, SEQ: HEADER_SEQ},
                 ConditionExpression="user_id = :user",
                 ExpressionAttributeValues={":user": user_id},
             )
@@ -135,7 +141,7 @@ class SessionStore:
             raise
         with self._table.batch_writer() as batch:
             for item in items[1:]:
-                batch.delete_item(Key={"session_id": session_id, "seq": item["seq"]})
+                batch.delete_item(Key={SESSION_ID: session_id, SEQ: item[SEQ]})
 
     def _write(
         self,
@@ -163,7 +169,7 @@ class SessionStore:
                     {
                         "Update": {
                             "TableName": self._table.name,
-                            "Key": {"session_id": session.session_id, "seq": HEADER_SEQ},
+                            "Key": {SESSION_ID: session.session_id, SEQ: HEADER_SEQ},
                             "UpdateExpression": header_update,
                             "ConditionExpression": header_condition,
                             "ExpressionAttributeValues": header_values,
@@ -174,7 +180,7 @@ class SessionStore:
                         "Put": {
                             "TableName": self._table.name,
                             "Item": _turn_item(session.session_id, stored, self._expiry(now)),
-                            "ConditionExpression": "attribute_not_exists(seq)",
+                            "ConditionExpression": f"attribute_not_exists({SEQ})",
                         }
                     },
                 ],
@@ -189,7 +195,7 @@ class SessionStore:
     def _query(self, session_id: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("session_id").eq(session_id),
+            "KeyConditionExpression": Key(SESSION_ID).eq(session_id),
             "ConsistentRead": True,
         }
         while True:
@@ -204,7 +210,7 @@ class SessionStore:
 
     def _expired(self, item: Mapping[str, Any]) -> bool:
         """DynamoDB deletes expired items up to a few days late; until then they must not count."""
-        return int(item["expires_at"]) <= self._clock()
+        return int(item[EXPIRES_AT]) <= self._clock()
 
 
 def _transaction_error(exc: ClientError, session: Session) -> ChatError | None:
@@ -230,9 +236,9 @@ def _fields(turn: Turn) -> dict[str, Any]:
 
 def _turn_item(session_id: str, turn: StoredTurn, expires_at: int) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "session_id": session_id,
-        "seq": turn.seq,
-        "expires_at": expires_at,
+        SESSION_ID: session_id,
+        SEQ: turn.seq,
+        EXPIRES_AT: expires_at,
         "created_at": turn.created_at,
         "role": turn.role.value,
         "text": turn.text,
@@ -250,7 +256,7 @@ def _turn_item(session_id: str, turn: StoredTurn, expires_at: int) -> dict[str, 
 def _turn_from_item(item: Mapping[str, Any]) -> StoredTurn:
     cost = item.get("cost_usd")
     return StoredTurn(
-        seq=int(item["seq"]),
+        seq=int(item[SEQ]),
         created_at=str(item["created_at"]),
         role=Role(item["role"]),
         text=str(item["text"]),

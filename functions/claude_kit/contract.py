@@ -252,6 +252,11 @@ class SecondaryIndex:
     sort_key: KeyAttribute | None = None
     projection: Literal["ALL", "KEYS_ONLY"] = "ALL"
 
+    @property
+    def key_names(self) -> tuple[str, ...]:
+        """The attributes an item must carry to appear in the index: (partition key[, sort key])."""
+        return tuple(key.name for key in (self.partition_key, self.sort_key) if key is not None)
+
 
 @dataclass(frozen=True)
 class TableDefinition:
@@ -261,12 +266,15 @@ class TableDefinition:
     #: What the table is for: how tests and messages name it.
     role: str
     partition_key: KeyAttribute
-    sort_key: KeyAttribute | None = None
+    #: Every table of the kit has one: its items are grouped under a partition and ordered or kinded by it.
+    sort_key: KeyAttribute
     indexes: tuple[SecondaryIndex, ...] = ()
     ttl_attribute: str = EXPIRES_AT
 
-    def index(self, name: str) -> SecondaryIndex:
-        return next(index for index in self.indexes if index.name == name)
+    @property
+    def key_names(self) -> tuple[str, str]:
+        """(partition key, sort key): what the store's items and `Key=` arguments are keyed by."""
+        return self.partition_key.name, self.sort_key.name
 
 
 #: chat_api.sessions: a session's header (`seq` 0) and its turns (`seq` 1, 2, …).
@@ -278,6 +286,8 @@ SESSIONS_TABLE: Final = TableDefinition(
 USER_QUOTA_TABLE: Final = TableDefinition(
     role="UserQuota", partition_key=KeyAttribute("user_id"), sort_key=KeyAttribute("day")
 )
+#: The `day` of a user's allowance override item (`daily_usd`, `daily_tokens`), which `bin/kit quota` sets.
+QUOTA_OVERRIDE_DAY: Final = "allowance"
 
 #: batch_jobs.store: the open records by kind and age; the open items of a job (keys only: it only counts).
 OPEN_RECORDS_INDEX: Final = SecondaryIndex(

@@ -21,14 +21,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar
 
-from claude_kit.contract import Metric
+from claude_kit.contract import EXPIRES_AT, QUOTA_OVERRIDE_DAY, USER_QUOTA_TABLE, Metric
 from claude_kit.errors import QuotaExceededError
 from claude_kit.observability import logger
 from claude_kit.telemetry import record_count
 from claude_kit.worst_case import Charge
 
 #: Sort key of a user's allowance override item; daily usage items use the ISO date.
-OVERRIDE_KEY = "allowance"
+OVERRIDE_KEY = QUOTA_OVERRIDE_DAY
+USER_ID, DAY = USER_QUOTA_TABLE.key_names
 #: Usage items disappear (TTL) this long after their day, enough for a monthly look back.
 USAGE_RETENTION = timedelta(days=35)
 #: Fractions of the daily allowance at which a user's spending is reported once a day.
@@ -142,7 +143,7 @@ class UserQuota:
     def settle(self, hold: QuotaHold, spent: Charge) -> None:
         """Replace the hold by what the call spent, counted on the day the hold was taken."""
         result = self._table.update_item(
-            Key={"user_id": hold.user_id, "day": hold.day},
+            Key={USER_ID: hold.user_id, DAY: hold.day},
             UpdateExpression=(
                 "ADD committed_usd :usd_delta, spent_usd :usd, committed_tokens :tokens_delta, "
                 "spent_tokens :tokens, calls :one"
@@ -163,7 +164,7 @@ class UserQuota:
     def release(self, hold: QuotaHold) -> None:
         """Give the whole hold back: the call never reached Claude."""
         self._table.update_item(
-            Key={"user_id": hold.user_id, "day": hold.day},
+            Key={USER_ID: hold.user_id, DAY: hold.day},
             UpdateExpression="ADD committed_usd :usd, committed_tokens :tokens",
             ExpressionAttributeValues={":usd": -_usd_up(hold.held.usd), ":tokens": -hold.held.tokens},
         )
@@ -173,7 +174,7 @@ class UserQuota:
             cached = self._overrides.get(user_id)
         if cached is not None and cached[0] > self._monotonic():
             return cached[1]
-        item = self._table.get_item(Key={"user_id": user_id, "day": OVERRIDE_KEY}).get("Item", {})
+        item = self._table.get_item(Key={USER_ID: user_id, DAY: OVERRIDE_KEY}).get("Item", {})
         allowance = Allowance(
             usd=float(item["daily_usd"]) if "daily_usd" in item else self._default.usd,
             tokens=int(item["daily_tokens"]) if "daily_tokens" in item else self._default.tokens,
@@ -191,12 +192,12 @@ class UserQuota:
             allowance.tokens is not None and amount.tokens > allowance.tokens
         ):
             # Larger than the whole allowance: refused without a write (a missing item would pass the check).
-            current = self._table.get_item(Key={"user_id": user_id, "day": day}).get("Item", {})
+            current = self._table.get_item(Key={USER_ID: user_id, DAY: day}).get("Item", {})
             raise self._refusal(user_id, allowance, amount, current, day)
         conditions, values = [], {":usd": usd, ":tokens": amount.tokens}
         update = "ADD committed_usd :usd, committed_tokens :tokens"
         if expires is not None:
-            update += " SET expires_at = :expires"
+            update += f" SET {EXPIRES_AT} = :expires"
             values[":expires"] = expires
         if allowance.usd is not None:
             conditions.append("(attribute_not_exists(committed_usd) OR committed_usd <= :usd_room)")
@@ -206,7 +207,7 @@ class UserQuota:
             values[":tokens_room"] = allowance.tokens - amount.tokens
         try:
             result = self._table.update_item(
-                Key={"user_id": user_id, "day": day},
+                Key={USER_ID: user_id, DAY: day},
                 UpdateExpression=update,
                 ConditionExpression=" AND ".join(conditions),
                 ExpressionAttributeValues=values,
@@ -254,7 +255,7 @@ class UserQuota:
             tag = f"{level:g}"
             try:
                 self._table.update_item(
-                    Key={"user_id": hold.user_id, "day": hold.day},
+                    Key={USER_ID: hold.user_id, DAY: hold.day},
                     UpdateExpression="ADD warned_levels :tag",
                     ConditionExpression=(
                         "attribute_not_exists(warned_levels) OR NOT contains(warned_levels, :one)"
