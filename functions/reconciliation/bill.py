@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from claude_kit.contract import Metric
+from claude_kit.contract import Env, Metric
 from claude_kit.pricing import PriceTable
 from reconciliation.admin_api import AdminApi
 from reconciliation.estimate import CostMetric
@@ -147,6 +147,6 @@ class ClaudeBill:
         key_id = self._settings.anthropic_api_key_id
         if key_id is None:
             raise ValueError(
-                "KIT_ANTHROPIC_API_KEY_ID is required with an admin key (infra/config.py checks it)"
+                f"{Env.ANTHROPIC_API_KEY_ID} is required with an admin key (infra/config.py checks it)"
             )
         return key_id

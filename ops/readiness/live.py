@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from claude_kit import contract
+from claude_kit.contract import Env
 from infra.constructs.cost_alarms import BILLING_REGION, budget_name
 from ops.readiness.anthropic_live import workspace_spend_limit
 from ops.readiness.report import Dimension, Item, Status
@@ -54,7 +55,7 @@ def _client(session: boto3.Session, service: str, region: str | None = None) -> 
 def secret_populated(view: TemplateView, session: boto3.Session) -> Item:
     check_id, title = "secret-populated", "The API key is stored in the secret"
     config, env_name = view.synthesized.config, view.synthesized.env_name
-    name = next(iter({f.setting("KIT_API_KEY_SECRET_NAME") for f in view.claude_functions()}), None) or ""
+    name = next(iter({f.setting(Env.API_KEY_SECRET_NAME) for f in view.claude_functions()}), None) or ""
     put = f"aws secretsmanager put-secret-value --secret-id {name} --secret-string ... (docs/deploy.md)"
     try:
         described = _client(session, "secretsmanager").describe_secret(SecretId=name)

@@ -7,6 +7,7 @@ lets keys leak or money go unchecked is a fail; a choice that is fine for some e
 from __future__ import annotations
 
 from claude_kit import contract
+from claude_kit.contract import Env
 from claude_kit.pricing import load_price_table
 from ops.readiness.check_base import KEY_PATTERN, KEY_VARIABLE, make_item, runtime_default
 from ops.readiness.report import Dimension, Item, Status
@@ -20,7 +21,7 @@ def api_key_secret(view: TemplateView) -> Item:
     title = "API key in a per-environment secret"
     config, env_name = view.synthesized.config, view.synthesized.env_name
     functions = view.claude_functions()
-    names = {function.setting("KIT_API_KEY_SECRET_NAME") for function in functions}
+    names = {function.setting(Env.API_KEY_SECRET_NAME) for function in functions}
     fix = (
         "keep the key in Secrets Manager: leave secret.existing_secret_name unset, or name this env's secret"
     )
@@ -130,7 +131,7 @@ def anthropic_spend_limit(view: TemplateView) -> Item:
 def retry_policy(view: TemplateView) -> Item:
     title = "Retry policy on every Claude call"
     attempts = {
-        f.setting("KIT_RATE_LIMIT_MAX_ATTEMPTS") or str(runtime_default("rate_limit_max_attempts"))
+        f.setting(Env.RATE_LIMIT_MAX_ATTEMPTS) or str(runtime_default("rate_limit_max_attempts"))
         for f in view.claude_functions()
     }
     evidence = (
@@ -147,7 +148,7 @@ def retry_policy(view: TemplateView) -> Item:
             title,
             Status.FAIL,
             evidence,
-            "do not set KIT_RATE_LIMIT_MAX_ATTEMPTS below 2",
+            f"do not set {Env.RATE_LIMIT_MAX_ATTEMPTS} below 2",
         )
     return make_item("retry-policy", Dimension.RELIABILITY, title, Status.PASS, evidence)
 
@@ -190,14 +191,14 @@ def fallback_model(view: TemplateView) -> Item:
             f"claude.fallback_model is null: an overloaded {claude.model} fails the call",
             'set claude.fallback_model (e.g. "claude-haiku-5-5") in cdk.json',
         )
-    missing = [f.name for f in view.claude_functions() if f.setting("KIT_FALLBACK_MODEL") != fallback]
+    missing = [f.name for f in view.claude_functions() if f.setting(Env.FALLBACK_MODEL) != fallback]
     if missing:
         return make_item(
             "fallback-model",
             Dimension.RELIABILITY,
             title,
             Status.FAIL,
-            f"KIT_FALLBACK_MODEL missing on {', '.join(missing)}",
+            f"{Env.FALLBACK_MODEL} missing on {', '.join(missing)}",
             "build every Claude-calling function with infra.lambda_function.claude_environment",
         )
     return make_item(
@@ -205,7 +206,7 @@ def fallback_model(view: TemplateView) -> Item:
         Dimension.RELIABILITY,
         title,
         Status.PASS,
-        f"{claude.model} falls back to {fallback} (KIT_FALLBACK_MODEL on every Claude-calling function)",
+        f"{claude.model} falls back to {fallback} ({Env.FALLBACK_MODEL} on every Claude-calling function)",
     )
 
 
@@ -218,7 +219,7 @@ def context_limits(view: TemplateView) -> Item:
     unset = [
         f.name
         for f in view.claude_functions()
-        if not all(f.setting(k) for k in ("KIT_CONTEXT_MAX_TOKENS", "KIT_MAX_TOKENS_CAP"))
+        if not all(f.setting(k) for k in (Env.CONTEXT_MAX_TOKENS, Env.MAX_TOKENS_CAP))
     ]
     evidence = (
         f"max_tokens capped at {claude.max_tokens_cap}; context trimmed to {claude.context_max_turns} "
@@ -241,7 +242,7 @@ def prompt_caching(view: TemplateView) -> Item:
     off = [
         f.name
         for f in view.claude_functions()
-        if (f.setting("KIT_PROMPT_CACHING") or "true").lower() == "false"
+        if (f.setting(Env.PROMPT_CACHING) or "true").lower() == "false"
     ]
     if off:
         return make_item(
@@ -249,7 +250,7 @@ def prompt_caching(view: TemplateView) -> Item:
             Dimension.COST,
             title,
             Status.FAIL,
-            f"KIT_PROMPT_CACHING=false on {', '.join(off)} (claude.prompt_caching)",
+            f"{Env.PROMPT_CACHING}=false on {', '.join(off)} (claude.prompt_caching)",
             "set claude.prompt_caching to true: repeated prompt prefixes are billed at the cache-read price",
         )
     table = load_price_table(view.synthesized.config.claude.price_overrides)
@@ -319,7 +320,7 @@ def spend_guard(view: TemplateView) -> Item:
             "alerts.spend_guard_enabled is false: nothing stops calls when the budget is spent",
             "set alerts.spend_guard_enabled to true",
         )
-    unguarded = [f.name for f in view.claude_functions() if not f.setting("KIT_SPEND_SWITCH_PARAMETER")]
+    unguarded = [f.name for f in view.claude_functions() if not f.setting(Env.SPEND_SWITCH_PARAMETER)]
     unguarded = [name for name in unguarded if "Poller" not in name]  # collects results already paid for
     daily = view.alarm("daily-cost")
     budgets = view.resources("AWS::Budgets::Budget")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from claude_kit import contract
+from claude_kit.contract import Env
 from ops.synthesis import SynthesizedEnvironment
 
 #: Subscription protocols that reach a person or a paging service (a Lambda subscriber is the spend guard).
@@ -42,7 +43,7 @@ class Function:
 
     @property
     def calls_claude(self) -> bool:
-        return "KIT_API_KEY_SECRET_NAME" in self.environment
+        return Env.API_KEY_SECRET_NAME in self.environment
 
     @property
     def timeout_seconds(self) -> int:
