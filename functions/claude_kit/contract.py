@@ -61,6 +61,15 @@ def dead_letter_queue_name(env_name: str, queue: str) -> str:
     return f"{queue_name(env_name, queue)}-dlq"
 
 
+def dashboard_name(env_name: str) -> str:
+    return f"{PREFIX}-{env_name}"
+
+
+def budget_name(env_name: str) -> str:
+    """The AWS Budgets budget of the environment's tagged resources."""
+    return f"{PREFIX}-{env_name}"
+
+
 def alarm_name(env_name: str, slug: str) -> str:
     """Alarm names sort by environment in the console and say what broke in the notification subject."""
     return f"{PREFIX}-{env_name}-{slug}"

@@ -20,6 +20,7 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from claude_kit import contract
 from claude_kit.contract import Metric
 from infra.config import AlertsConfig
 from infra.constructs.claude_metrics import alarm_above, claude_metric
@@ -37,10 +38,6 @@ COST_ALLOCATION_TAG = "claude-kit-environment"
 def budget_tag_filter(env_name: str) -> dict[str, list[str]]:
     """Budgets' CostFilters form for one tag value: `user:<key>$<value>` (AWS Budgets API, CostFilters)."""
     return {"TagKeyValue": [f"user:{COST_ALLOCATION_TAG}${env_name}"]}
-
-
-def budget_name(env_name: str) -> str:
-    return f"claude-kit-{env_name}"
 
 
 class CostAlarms(Construct):
@@ -105,7 +102,7 @@ class CostAlarms(Construct):
             self,
             "MonthlyBudget",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=budget_name(env_name),
+                budget_name=contract.budget_name(env_name),
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(
@@ -132,7 +129,7 @@ class CostAlarms(Construct):
         # CloudFormation would otherwise create the budget before the topic policy lets Budgets publish.
         if (topic_policy := topic.node.try_find_child("Policy")) is not None:
             self.budget.node.add_dependency(topic_policy)
-        self.budget_name = budget_name(env_name)
+        self.budget_name = contract.budget_name(env_name)
 
         # The account-wide estimate is only in us-east-1; elsewhere infra/billing_stack.py deploys it there.
         self.account_billing = (

@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from cdk_monitoring_constructs import Monitoring
 from constructs import Construct
 
+from claude_kit import contract
 from claude_kit.contract import Metric
 from infra.constructs.claude_metrics import FIVE_MINUTES, claude_metric, per_model_and_route
 from infra.constructs.cost_alarms import BILLING_REGION
@@ -45,7 +46,7 @@ class ClaudeDashboard(Construct):
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"claude-kit-{env_name}",
+            dashboard_name=contract.dashboard_name(env_name),
             default_interval=Duration.days(1),
         )
         self.dashboard.add_widgets(

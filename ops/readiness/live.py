@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from claude_kit import contract
 from claude_kit.contract import Env
-from infra.constructs.cost_alarms import BILLING_REGION, budget_name
+from infra.constructs.cost_alarms import BILLING_REGION
 from ops.readiness.anthropic_live import workspace_spend_limit
 from ops.readiness.report import Dimension, Item, Status
 from ops.readiness.template_view import TemplateView
@@ -169,7 +169,7 @@ def billing_alerts(_view: TemplateView, session: boto3.Session) -> Item:
 
 def cost_allocation_tag(view: TemplateView, session: boto3.Session) -> Item:
     check_id, title = "cost-allocation-tag", "Environment cost allocation tag active"
-    budget = budget_name(view.synthesized.env_name)
+    budget = contract.budget_name(view.synthesized.env_name)
     try:
         tags = _client(session, "ce", BILLING_REGION).list_cost_allocation_tags(TagKeys=[ENVIRONMENT_TAG])
     except (BotoCoreError, ClientError) as exc:

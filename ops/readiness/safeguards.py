@@ -328,7 +328,9 @@ def spend_guard(view: TemplateView) -> Item:
     if daily is not None:
         brakes.append(f"daily-cost alarm > {alerts.claude_daily_usd:g} USD")
     if budgets:
-        brakes.append(f"budget claude-kit-{env_name} ({alerts.aws_monthly_budget_usd:g} USD/month)")
+        brakes.append(
+            f"budget {contract.budget_name(env_name)} ({alerts.aws_monthly_budget_usd:g} USD/month)"
+        )
     evidence = (
         f"switch {contract.switch_parameter_name(env_name)} closed by: {', '.join(brakes) or 'nothing'}"
     )
