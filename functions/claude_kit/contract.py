@@ -104,6 +104,8 @@ SNAPSTART_AFTER_RESTORE_PATH: Final = "/_lwa/snapstart/after-restore"
 METRICS_NAMESPACE: Final = "ClaudeServerlessKit"
 #: The dimension every metric carries (alone, for alarms; with Model and Route, for breakdowns).
 ENVIRONMENT_DIMENSION: Final = "Environment"
+MODEL_DIMENSION: Final = "Model"
+ROUTE_DIMENSION: Final = "Route"
 
 
 class Metric:

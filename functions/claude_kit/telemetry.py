@@ -14,6 +14,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from claude_kit import contract
 from claude_kit.calls import Usage
 from claude_kit.contract import Metric
 from claude_kit.observability import logger, metrics_namespace
@@ -122,10 +123,10 @@ def _int_or_none(value: str | None) -> int | None:
 
 def record_call(record: CallRecord) -> None:
     blob = _new_blob(record.environment)
-    blob.add_dimension(name="Model", value=record.model)
-    blob.add_dimension(name="Route", value=record.route)
+    blob.add_dimension(name=contract.MODEL_DIMENSION, value=record.model)
+    blob.add_dimension(name=contract.ROUTE_DIMENSION, value=record.route)
     # The same values again under {Environment} alone, which is what alarms and budgets watch.
-    blob.add_dimensions(Environment=record.environment)
+    blob.add_dimensions(**{contract.ENVIRONMENT_DIMENSION: record.environment})
     blob.set_timestamp(record.timestamp)
 
     usage = record.usage
@@ -180,5 +181,5 @@ def _new_blob(environment: str) -> EphemeralMetrics:
     # service="" keeps Powertools from adding a `service` dimension: the dimension sets must stay exactly the
     # documented ones or CloudWatch files the values under a different metric than alarms watch.
     blob = EphemeralMetrics(namespace=metrics_namespace(), service="")
-    blob.add_dimension(name="Environment", value=environment)
+    blob.add_dimension(name=contract.ENVIRONMENT_DIMENSION, value=environment)
     return blob

@@ -86,7 +86,7 @@ def _notify(settings: BillSettings, subject: str, body: str) -> None:
 
 def _publish(env_name: str, figures: Mapping[str, float]) -> None:
     blob = EphemeralMetrics(namespace=metrics_namespace(), service="")
-    blob.add_dimension(name="Environment", value=env_name)
+    blob.add_dimension(name=contract.ENVIRONMENT_DIMENSION, value=env_name)
     for name, value in figures.items():
         unit = (
             MetricUnit.Percent

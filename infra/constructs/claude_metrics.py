@@ -40,9 +40,10 @@ def per_model_and_route(
     name: str, *, env_name: str, statistic: str, period: Duration
 ) -> cloudwatch.MathExpression:
     """Every {Model, Route} series of one metric, found when shown (dashboards only: alarms refuse SEARCH)."""
-    namespace = contract.METRICS_NAMESPACE
+    namespace, environment = contract.METRICS_NAMESPACE, contract.ENVIRONMENT_DIMENSION
+    dimensions = f"{environment},{contract.MODEL_DIMENSION},{contract.ROUTE_DIMENSION}"
     search = (
-        f'SEARCH(\'{{{namespace},Environment,Model,Route}} MetricName="{name}" Environment="{env_name}"\', '
+        f'SEARCH(\'{{{namespace},{dimensions}}} MetricName="{name}" {environment}="{env_name}"\', '
         f"'{statistic}', {int(period.to_seconds())})"
     )
     return cloudwatch.MathExpression(expression=search, label="", period=period)
