@@ -5,9 +5,10 @@ answers again); then usage and quotas from the terminal.
 
 The clone is `git clone` of this checkout plus its uncommitted changes to tracked files (`git diff HEAD`), so
 what runs is what a push would publish: a new file must be `git add`ed first. It gets the suite's `.venv` (a
-symlink, as every worktree here has), and make is told not to reinstall it (`-o`: that needs PyPI, and `make
-test` has just installed it). The newcomer has PATH and HOME only: no AWS variables, no endpoint, no
-credentials, no KIT_* variable; bin/kit finds the stack through the clone's own `.local/stack.json`.
+symlink, as every worktree here has), and make is told not to reinstall it (`-o .venv/.installed`: installing
+needs PyPI, and the suite itself runs in that .venv). The newcomer has PATH and HOME only: no AWS variables,
+no endpoint, no credentials, no KIT_* variable; bin/kit finds the stack through the clone's own
+`.local/stack.json`.
 """
 
 from __future__ import annotations
@@ -56,16 +57,12 @@ class Newcomer:
     banner: str
     urls: dict[str, str]
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home)}
-
     def run(self, *command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             list(command),
             capture_output=True,
             text=True,
-            env=self.env,
+            env=newcomers_environment(self.home),
             timeout=timeout,
             check=False,
             cwd=self.checkout,
@@ -82,6 +79,10 @@ class Newcomer:
         """How many calls reached Claude (the fake's ledger: every call it billed)."""
         ledger = httpx2.get(f"{self.urls['fake Claude']}/_fake/ledger", timeout=10)
         return len(ledger.raise_for_status().json()["data"])
+
+
+def newcomers_environment(home: Path) -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
 
 
 def program(name: str) -> str:
@@ -115,10 +116,14 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
     log_path = base / "make-local.log"
     command = [program("make"), "--no-print-directory", "-o", ".venv/.installed", "local"]
     command += ["CHAT_PORT=0", "CLAUDE_PORT=0", "MOTO_PORT=0", f"LOCAL_ARGS={FAKE_PACE}"]
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home)}
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            command, cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            cwd=checkout,
+            env=newcomers_environment(home),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal gives it
         )
     try:
         banner = _wait_for_banner(process, log_path)
