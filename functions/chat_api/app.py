@@ -42,9 +42,7 @@ from chat_api.prompts import get_prompt_policy
 from chat_api.settings import ChatSettings, get_chat_settings
 from chat_api.web import install_api_docs, install_chat_page
 from claude_kit.observability import logger
-from claude_kit.reservation import Reservation
 from claude_kit.settings import RuntimeSettings, get_settings
-from claude_kit.user_quota import REMAINING_HEADER
 
 SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="The session's id (UUID).")]
 
@@ -116,7 +114,7 @@ def create_app(
         summary="Send a message; the answer streams back",
         responses={200: SSE_RESPONSE, **error_responses(400, 401, 404, 409, 422, 429, 503, 504)},
     )
-    async def chat(body: ChatRequest, who: CallerDep, chats: ConversationDep, response: Response) -> Any:
+    async def chat(body: ChatRequest, who: CallerDep, chats: ConversationDep) -> Any:
         """With `stream: true` (the default) the answer arrives as server-sent events `start`, `delta`… and
         `done` or `error`; with `stream: false` as one JSON `ChatAnswer`. Spend-guard and quota refusals, and
         every validation problem, are JSON errors before anything is sent to Claude.
@@ -124,16 +122,14 @@ def create_app(
         if problems := limits.problems(body):
             raise InvalidRequestError(problems)
         exchange = await run_in_threadpool(chats.begin, body, user_id=who.user_id, request_id=who.request_id)
-        headers = allowance_headers(exchange.prepared.reservation)
         if not body.stream:
-            response.headers.update(headers)
             return await chats.answer(exchange)
         # The background task runs once the response is over, even if the client left before its first
         # byte (the stream body then never runs): the held allowance is given back unless it was settled.
         return KeepAliveEventSourceResponse(
             _sse(chats.stream(exchange)),
             keepalive_seconds=settings.keepalive_seconds,
-            headers={"Cache-Control": "no-cache", **headers},
+            headers={"Cache-Control": "no-cache"},
             background=BackgroundTask(exchange.abandon),
         )
 
@@ -196,9 +192,3 @@ async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncGenerator[bytes]:
         logger.exception("chat stream failed")
         failure = ErrorEvent(type="internal_error", message=INTERNAL_ERROR_MESSAGE, retryable=True)
         yield format_sse_event(event=failure.event, data_str=failure.model_dump_json())
-
-
-def allowance_headers(reservation: Reservation) -> dict[str, str]:
-    """The caller's daily allowance left once this answer's worst case is held, when an allowance applies."""
-    remaining = reservation.remaining_usd
-    return {} if remaining is None else {REMAINING_HEADER: f"{remaining:.6f}"}

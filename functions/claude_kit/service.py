@@ -53,6 +53,8 @@ if TYPE_CHECKING:
     from anthropic import AsyncStream
     from anthropic.types import RawMessageStreamEvent
 
+    from claude_kit.transaction import Transaction
+
 # The pass-through parameters the count_tokens endpoint accepts (it refuses temperature, max_tokens …).
 _COUNT_TOKENS_PARAMS = ("tools", "tool_choice", "thinking")
 #: The SDK's estimate of generation time (anthropic/_base_client.py: one hour per 128,000 output tokens).
@@ -85,14 +87,17 @@ class ClaudeService:
 
     # -- before a call ---------------------------------------------------------------------------------------
 
-    def prepare(self, request: ClaudeRequest, ctx: CallContext) -> PreparedCall:
-        """Apply the rules and hold the call's worst case; raises (400, 429, 503) before anything is held."""
+    def prepare(
+        self, request: ClaudeRequest, ctx: CallContext, *, transaction: Transaction | None = None
+    ) -> PreparedCall:
+        """Apply the rules and hold the call's worst case; raises (400, 429, 503) before anything is held.
+        With `transaction` the hold is one of its parts, held once the caller commits it."""
         capped, window = apply_rules(request, self._settings, self._token_counter(request))
         models = [request.model, *([self._settings.fallback_model] if self._settings.fallback_model else [])]
         worst = worst_case_attempt(
             capped, models=models, prices=self._prices, caching=self._settings.prompt_caching
         )
-        return PreparedCall(capped, ctx, window, self._gate.reserve(ctx, worst))
+        return PreparedCall(capped, ctx, window, self._gate.reserve(ctx, worst, transaction=transaction))
 
     # -- whole messages --------------------------------------------------------------------------------------
 

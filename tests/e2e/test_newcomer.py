@@ -120,7 +120,9 @@ def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newcomer]:
         process = subprocess.Popen(
             command,
             cwd=checkout,
-            env=newcomers_environment(home),
+            # The chat trusts the spend switch for 30 s (deployed, and by default locally); the guard steps
+            # expect the next request to see it, which local/guardrails.py says how to ask for.
+            env={**newcomers_environment(home), "KIT_SPEND_SWITCH_MAX_AGE_SECONDS": "0"},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, as a terminal gives it
