@@ -31,6 +31,7 @@ from chat_api.models import (
     ChatAnswer,
     ChatEvent,
     ChatRequest,
+    DeltaEvents,
     ErrorEvent,
     Health,
     Limits,
@@ -182,12 +183,16 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     await lifecycle.release_per_environment_state()
 
 
-async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncGenerator[bytes]:
-    """Events as SSE frames; an unexpected failure still ends the stream with an `error` event."""
+async def _sse(events: AsyncGenerator[ChatEvent | DeltaEvents]) -> AsyncGenerator[bytes]:
+    """Events as SSE frames, deltas that arrived together in one chunk; an unexpected failure still ends the
+    stream with an `error` event."""
     try:
         async with aclosing(events):
             async for event in events:
-                yield format_sse_event(event=event.event, data_str=event.model_dump_json())
+                if isinstance(event, DeltaEvents):
+                    yield event.frames()
+                else:
+                    yield format_sse_event(event=event.event, data_str=event.model_dump_json())
     except Exception:
         logger.exception("chat stream failed")
         failure = ErrorEvent(type="internal_error", message=INTERNAL_ERROR_MESSAGE, retryable=True)

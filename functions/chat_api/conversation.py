@@ -21,7 +21,7 @@ from chat_api.models import (
     ChatAnswer,
     ChatEvent,
     ChatRequest,
-    DeltaEvent,
+    DeltaEvents,
     DoneEvent,
     ErrorEvent,
     StartEvent,
@@ -130,8 +130,9 @@ class Conversation:
         prepared.reservation.defer_settlement()  # written with the answer (`_store_answer`)
         return Exchange(session, prepared, message_id=_new_id(), answer_seq=user_turn.seq + 1)
 
-    async def stream(self, exchange: Exchange) -> AsyncGenerator[ChatEvent]:
-        """Start, deltas, then done or error. Closing this generator early closes the upstream stream too."""
+    async def stream(self, exchange: Exchange) -> AsyncGenerator[ChatEvent | DeltaEvents]:
+        """Start, deltas (in the batches they arrived in), then done or error. Closing this generator early
+        closes the upstream stream too."""
         try:
             yield StartEvent(
                 session_id=exchange.session.session_id,
@@ -140,7 +141,7 @@ class Conversation:
             )
             async with aclosing(self._relay(exchange)) as relay:
                 async for item in relay:
-                    yield DeltaEvent(text=item) if isinstance(item, str) else _done_event(item)
+                    yield DeltaEvents(item) if isinstance(item, list) else _done_event(item)
         except ClaudeError as exc:
             yield ErrorEvent(type=exc.error_type, message=exc.user_message, retryable=exc.retryable)
         finally:
@@ -172,16 +173,17 @@ class Conversation:
     def delete(self, session_id: str, *, user_id: str) -> None:
         self._store.delete(session_id, user_id)
 
-    async def _relay(self, exchange: Exchange) -> AsyncGenerator[str | Turn]:
-        """Each text delta, then the stored answer turn; a ClaudeError is raised once a partial is stored."""
+    async def _relay(self, exchange: Exchange) -> AsyncGenerator[list[str] | Turn]:
+        """Each batch of text deltas, then the stored answer turn; a ClaudeError is raised once a partial is
+        stored."""
         upstream = self._claude.stream_prepared(exchange.prepared)  # closing it closes the HTTP stream
         received: list[str] = []
         answer: Turn | None = None
         try:
             async for event in upstream:
                 if isinstance(event, TextDelta):
-                    received.append(event.text)
-                    yield event.text
+                    received += event.texts
+                    yield event.texts
                 else:
                     answer = _answer_turn(exchange, event.result)
         except ClaudeError as exc:

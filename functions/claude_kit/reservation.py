@@ -17,6 +17,7 @@ round trip each: `reserve(…, transaction=…)` holds once that transaction com
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import cache
@@ -61,6 +62,7 @@ class Reservation:
         self._state = _State.PENDING if pending else _State.HELD
         self._deferred = False
         self._spent = Charge()
+        self._by_model: Mapping[str, Charge] = {}
 
     @property
     def remaining_usd(self) -> float | None:
@@ -105,16 +107,18 @@ class Reservation:
             self._hold = raised
             return True
 
-    def settle(self, spent: Charge) -> None:
-        """The call reached Claude and spent `spent` (known cost plus anything possibly billed)."""
+    def settle(self, spent: Charge, *, by_model: Mapping[str, Charge] | None = None) -> None:
+        """The call reached Claude and spent `spent` (known cost plus anything possibly billed); `by_model`:
+        the known part per model, for the day's usage by model."""
         with self._lock:
             if self._state is not _State.HELD:
                 return
+            self._spent, self._by_model = spent, by_model or {}
             if self._deferred and self._hold is not None:
-                self._state, self._spent = _State.SETTLEMENT_DUE, spent
+                self._state = _State.SETTLEMENT_DUE
                 return
             self._state = _State.FINISHED
-        self._write_settlement(spent)
+        self._write_settlement()
 
     def settle_into(self, transaction: Transaction) -> None:
         """Add the due settlement to `transaction`; it counts as done once the transaction commits."""
@@ -122,7 +126,7 @@ class Reservation:
             if self._state is not _State.SETTLEMENT_DUE or self._quota is None or self._hold is None:
                 return
             hold, spent = self._hold, self._spent
-        self._quota.settle_into(transaction, hold, spent)
+        self._quota.settle_into(transaction, hold, spent, by_model=self._by_model)
         transaction.after_commit(self._settled_in_transaction)
 
     def release(self) -> None:
@@ -150,7 +154,7 @@ class Reservation:
             if due:
                 self._state = _State.FINISHED
         if due:
-            self._write_settlement(self._spent)
+            self._write_settlement()
         else:
             self.release()
 
@@ -158,12 +162,12 @@ class Reservation:
         with self._lock:
             self._state = _State.FINISHED
 
-    def _write_settlement(self, spent: Charge) -> None:
+    def _write_settlement(self) -> None:
         hold = self._hold
         if hold is None or self._quota is None:
             return
         try:
-            self._quota.settle(hold, spent)
+            self._quota.settle(hold, self._spent, by_model=self._by_model)
         except Exception:  # the call happened: bookkeeping trouble must not undo it
             logger.exception("Quota could not settle a Claude call", extra={"user_id": hold.user_id})
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -36,6 +36,8 @@ from claude_kit.worst_case import Charge
 
 #: Sort key of a user's allowance override item; daily usage items use the ISO date.
 OVERRIDE_KEY = "allowance"
+#: Prefixes of a usage item's per-model totals: `usd:claude-sonnet-5-5` and so on.
+MODEL_USD, MODEL_TOKENS, MODEL_CALLS = "usd:", "tokens:", "calls:"
 #: Usage items disappear (TTL) this long after their day, enough for a monthly look back.
 USAGE_RETENTION = timedelta(days=35)
 #: Fractions of the daily allowance at which a user's spending is reported once a day.
@@ -179,17 +181,26 @@ class UserQuota:
             return None
         return QuotaHold(hold.user_id, hold.day, hold.allowance, hold.held + extra, hold.remaining_usd)
 
-    def settle(self, hold: QuotaHold, spent: Charge) -> None:
-        """Replace the hold by what the call spent, counted on the day the hold was taken."""
-        result = self._table.update_item(**self._settle_update(hold, spent), ReturnValues="UPDATED_NEW")
+    def settle(self, hold: QuotaHold, spent: Charge, *, by_model: Mapping[str, Charge] | None = None) -> None:
+        """Replace the hold by what the call spent, counted on the day the hold was taken; `by_model` adds
+        the per-model totals (`usd:<model>`, `tokens:<model>`, `calls:<model>`) that `bin/kit usage` shows."""
+        update = self._settle_update(hold, spent, by_model or {})
+        result = self._table.update_item(**update, ReturnValues="UPDATED_NEW")
         if hold.allowance.usd:
             after = float(result.get("Attributes", {}).get("spent_usd", 0))
             self._seen_spent(hold, after)
             self._warn(hold, after=after)
 
-    def settle_into(self, transaction: Transaction, hold: QuotaHold, spent: Charge) -> None:
+    def settle_into(
+        self,
+        transaction: Transaction,
+        hold: QuotaHold,
+        spent: Charge,
+        *,
+        by_model: Mapping[str, Charge] | None = None,
+    ) -> None:
         """`settle` as a part of `transaction`; the warning levels are checked once it commits."""
-        update = self._settle_update(hold, spent)
+        update = self._settle_update(hold, spent, by_model or {})
         transaction.add({"Update": {"TableName": self._table.name, **update}}, retry_on_conflict=True)
         if hold.allowance.usd:
             transaction.after_commit(lambda: self._settled_unseen(hold, spent))
@@ -264,20 +275,31 @@ class UserQuota:
             "ExpressionAttributeValues": values,
         }
 
-    def _settle_update(self, hold: QuotaHold, spent: Charge) -> dict[str, Any]:
+    def _settle_update(
+        self, hold: QuotaHold, spent: Charge, by_model: Mapping[str, Charge]
+    ) -> dict[str, Any]:
+        update = (
+            "ADD committed_usd :usd_delta, spent_usd :usd, committed_tokens :tokens_delta, "
+            "spent_tokens :tokens, calls :one"
+        )
+        values: dict[str, Any] = {
+            ":usd_delta": _usd(spent.usd) - _usd_up(hold.held.usd),
+            ":usd": _usd(spent.usd),
+            ":tokens_delta": spent.tokens - hold.held.tokens,
+            ":tokens": spent.tokens,
+            ":one": 1,
+        }
+        names: dict[str, str] = {}
+        for n, (model, charge) in enumerate(sorted(by_model.items())):
+            update += f", #usd{n} :usd{n}, #tokens{n} :tokens{n}, #calls{n} :one"
+            names |= {f"#usd{n}": f"{MODEL_USD}{model}", f"#tokens{n}": f"{MODEL_TOKENS}{model}"}
+            names[f"#calls{n}"] = f"{MODEL_CALLS}{model}"
+            values |= {f":usd{n}": _usd(charge.usd), f":tokens{n}": charge.tokens}
         return {
             "Key": {"user_id": hold.user_id, "day": hold.day},
-            "UpdateExpression": (
-                "ADD committed_usd :usd_delta, spent_usd :usd, committed_tokens :tokens_delta, "
-                "spent_tokens :tokens, calls :one"
-            ),
-            "ExpressionAttributeValues": {
-                ":usd_delta": _usd(spent.usd) - _usd_up(hold.held.usd),
-                ":usd": _usd(spent.usd),
-                ":tokens_delta": spent.tokens - hold.held.tokens,
-                ":tokens": spent.tokens,
-                ":one": 1,
-            },
+            "UpdateExpression": update,
+            "ExpressionAttributeValues": values,
+            **({"ExpressionAttributeNames": names} if names else {}),
         }
 
     def _seen_spent(self, hold: QuotaHold, spent_usd: float) -> None:

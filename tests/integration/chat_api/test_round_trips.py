@@ -120,3 +120,8 @@ def test_a_turn_costs_at_most_three_round_trips_and_one_before_a_new_sessions_fi
     assert day["spent_usd"] == billed
     assert day["committed_usd"] == billed  # every hold settled: nothing left held
     assert day["calls"] == 5
+    # And by model (what `bin/kit usage` shows): one model answered every turn, so it carries it all
+    models = {entry.model for entry in fake_claude.ledger()}
+    assert [(model, day[f"usd:{model}"], day[f"calls:{model}"]) for model in models] == [
+        (RuntimeSettings().model, billed, 5)
+    ]

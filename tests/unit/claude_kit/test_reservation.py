@@ -19,9 +19,11 @@ SPENT = Charge(usd=0.2, tokens=40)
 class JoinableQuota(MemoryQuota):
     """MemoryQuota whose settlement can also ride in a transaction (applied when it commits)."""
 
-    def settle_into(self, transaction: Transaction, hold: QuotaHold, spent: Charge) -> None:
+    def settle_into(
+        self, transaction: Transaction, hold: QuotaHold, spent: Charge, *, by_model: dict[str, Charge]
+    ) -> None:
         transaction.add({"Update": {"TableName": "quota"}})
-        transaction.after_commit(lambda: self.settle(hold, spent))
+        transaction.after_commit(lambda: self.settle(hold, spent, by_model=by_model))
 
 
 class Client:
