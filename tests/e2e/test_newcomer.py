@@ -284,6 +284,12 @@ def test_usage_and_quota_from_the_terminal(newcomer: Newcomer) -> None:
     assert bob["calls"] == 1
     assert bob["tokens"] > 0
     assert bob["cost_usd"] > 0
+    # by model too: the one model that answered carries the whole call
+    assert [(m["calls"], m["tokens"], m["cost_usd"]) for m in bob["models"].values()] == [
+        (1, bob["tokens"], bob["cost_usd"])
+    ]
+    table = newcomer.kit("usage", "--local")
+    assert "by user and model" in table.stdout
     assert set_quota.returncode == 0, set_quota.stderr
     assert json.loads(shown.stdout)["allowance"] == {"daily_usd": 2.5}
 
