@@ -21,8 +21,14 @@ UNUSED = {
     "chat_api": set(),
     "batch_jobs": {"fastapi", "starlette", "uvicorn"},
     "spend_guard": {"fastapi", "starlette", "uvicorn", "anthropic", "httpx2"},
+    "reconciliation": {"fastapi", "starlette", "uvicorn", "anthropic"},
 }
-FUNCTIONS = {"chat_api": "chat", "batch_jobs": "batch consumer and poller", "spend_guard": "spend guard"}
+FUNCTIONS = {
+    "chat_api": "chat",
+    "batch_jobs": "batch consumer and poller",
+    "spend_guard": "spend guard",
+    "reconciliation": "reconciliation",
+}
 
 
 def run(options: BenchOptions) -> list[Measurement]:  # noqa: ARG001 - one build each, nothing to repeat
