@@ -43,6 +43,7 @@ def chat_environment(config: EnvironmentConfig, *, sessions_table: str) -> dict[
         "KIT_CHAT_MESSAGE_MAX_CHARS": str(chat.message_max_chars),
         "KIT_CHAT_SESSION_TTL_DAYS": str(chat.session_ttl_days),
         "KIT_CHAT_KEEPALIVE_SECONDS": str(chat.keepalive_seconds),
+        "KIT_CHAT_HISTORY_TURNS": str(chat.history_turns),
         "KIT_CHAT_ALLOW_CALLER_SYSTEM": json.dumps(chat.allow_caller_system),
     }
     if chat.cors_allow_origins:
