@@ -44,6 +44,7 @@ def chat_environment(config: EnvironmentConfig, *, sessions_table: str) -> dict[
         Env.CHAT_MESSAGE_MAX_CHARS: str(chat.message_max_chars),
         Env.CHAT_SESSION_TTL_DAYS: str(chat.session_ttl_days),
         Env.CHAT_KEEPALIVE_SECONDS: str(chat.keepalive_seconds),
+        Env.CHAT_HISTORY_TURNS: str(chat.history_turns),
         Env.CHAT_ALLOW_CALLER_SYSTEM: json.dumps(chat.allow_caller_system),
     }
     if chat.cors_allow_origins:

@@ -21,7 +21,6 @@ from typing import Self
 from unittest.mock import patch
 
 import httpx2
-from moto.server import ThreadedMotoServer
 
 from claude_kit import contract
 from claude_kit.contract import Env
@@ -43,6 +42,7 @@ from local.fake_claude import FakeClaudeConfig, FakeClaudeServer, FaultSpecError
 from local.fake_claude.faults import BatchItemFault, CallFault
 from local.guardrails import provision_guardrails, spend_guard_environment
 from local.logs import install as install_local_logs
+from local.moto_server import SerialMotoServer
 from ops.guard_cli import LOCAL_GUARD
 from ops.target import remove_local_state, state_file, write_local_state
 
@@ -137,7 +137,7 @@ class LocalStack:
         with ExitStack() as starting:
             # One access-log line per AWS call would bury the URLs and the answers the user is looking for.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._moto_port, verbose=False)
+            moto = SerialMotoServer("127.0.0.1", self._moto_port)
             moto.start()
             starting.callback(moto.stop)
             host, port = moto.get_host_and_port()
