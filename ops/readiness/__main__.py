@@ -5,19 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from infra.config import ConfigError
-from ops.readiness.checks import offline_items
-from ops.readiness.live import live_items
 from ops.readiness.report import Dimension, Report, render_json, render_markdown, render_table
-from ops.readiness.template_view import TemplateView
-from ops.synthesis import SynthesizedEnvironment, synthesize
+
+if TYPE_CHECKING:
+    from ops.synthesis import SynthesizedEnvironment
 
 RENDERERS = {"table": render_table, "markdown": render_markdown, "json": render_json}
 
 
 def evaluate(synthesized: SynthesizedEnvironment, *, live: bool = False) -> Report:
     """Every offline item, plus the live ones when asked, grouped by dimension in a fixed order."""
+    from ops.readiness.checks import offline_items
+    from ops.readiness.live import live_items
+    from ops.readiness.template_view import TemplateView
+
     items = offline_items(synthesized)
     if live:
         items += live_items(TemplateView(synthesized))
@@ -39,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The CDK (and its Node.js process) only once there is something to synthesize: `--help` stays instant.
+    from infra.config import ConfigError
+    from ops.synthesis import synthesize
 
     sys.stderr.write(f"Synthesizing claude-kit-{args.env} (no AWS account needed) ...\n")
     try:
