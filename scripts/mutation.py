@@ -37,6 +37,8 @@ TESTS = (
 )
 # It imports the functions from the project's functions/ folder in a fresh interpreter: not the workspace.
 IGNORED = ("tests/unit/claude_kit/test_observability.py",)
+# Log calls (their text and fields) are not mutated: a log line is not money, and issue 9 excepts them.
+NOT_MUTATED = (r"\blogger\.\w+\(",)
 WORKSPACE = Path(".mutation")
 KILLED = {"killed", "timeout", "caught by type check"}
 COUNTED = KILLED | {"survived", "no tests"}
@@ -74,10 +76,12 @@ def _mutmut_section(copied: list[str]) -> str:
     tests = ", ".join(f'"{path}"' for path in TESTS)
     also = ", ".join(f'"{path}"' for path in copied)
     ignored = ", ".join(f'"--ignore={path}"' for path in IGNORED)
+    patterns = ", ".join(f"'{pattern}'" for pattern in NOT_MUTATED)  # TOML literal strings: no escapes
     return (
         "\n[tool.mutmut]\n"
         'source_paths = ["claude_kit/"]\n'
         f"only_mutate = [{listed}]\n"
+        f"do_not_mutate_patterns = [{patterns}]\n"
         f"also_copy = [{also}]\n"
         f"pytest_add_cli_args_test_selection = [{tests}]\n"
         f'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", {ignored}]\n'

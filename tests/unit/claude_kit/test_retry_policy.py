@@ -298,3 +298,17 @@ def test_an_ambiguous_failure_carries_its_count_to_the_caller():
         harness.service.create(ask(), CTX)
     assert raised.value.ambiguous_attempts == 1
     assert harness.records[0].possibly_billed_usd > 0
+
+
+def test_a_throttled_calls_record_shows_the_headroom_its_last_429_reported():
+    # Given an API that rate-limits every attempt and says how much of the window is left
+    harness = make_harness(settings=NO_FALLBACK)
+    headroom = {"anthropic_ratelimit_requests_remaining": "0", "anthropic_ratelimit_tokens_remaining": "1234"}
+    harness.api.queue(*[error(429, "rate_limit_error", **headroom)] * 5)
+
+    with pytest.raises(ClaudeRateLimitedError):
+        harness.service.create(ask(), CTX)
+
+    # Then the failed call's record carries those figures, not "unknown"
+    (record,) = harness.records
+    assert (record.ratelimit_requests_remaining, record.ratelimit_tokens_remaining) == (0, 1234)
