@@ -352,3 +352,15 @@ def test_a_sleep_that_would_end_exactly_at_the_deadline_is_not_taken():
     with pytest.raises(ClaudeRateLimitedError):
         harness.service.create(ask(), ctx)
     assert harness.sleeps == []
+
+
+def test_the_backoff_window_scales_with_the_base_seconds():
+    # Given a base of 0.25 s: windows of 0.25, 0.5, 1 and 2 s
+    harness = make_harness(settings=RuntimeSettings(fallback_model=None, retry_base_seconds=0.25), seed=5)
+    harness.api.queue(*[error(429, "rate_limit_error")] * 5)
+
+    with pytest.raises(ClaudeRateLimitedError):
+        harness.service.create(ask(), CTX)
+
+    rng = random.Random(5)
+    assert harness.sleeps == [rng.uniform(0, window) for window in (0.25, 0.5, 1, 2)]
