@@ -106,6 +106,10 @@ def scores(mutants_dir: Path) -> dict[str, tuple[int, int, list[str]]]:
     return result
 
 
+def _selected(module: str, modules: list[str] | None) -> bool:
+    return modules is None or Path(module).stem in modules
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-run", action="store_true", help="report the last run without running mutmut")
@@ -115,16 +119,26 @@ def main() -> int:
         choices=[Path(path).stem for path in MODULES],
         help="run (again, all of their mutants) and report only these modules, e.g. --modules pricing retry",
     )
+    parser.add_argument(
+        "--survivors",
+        action="store_true",
+        help="run again only the mutants that survived the last run (killed ones stay killed as tests grow)",
+    )
     args = parser.parse_args()
     if not args.no_run:
-        prepare_workspace(Path.cwd())
         # mutmut keeps earlier verdicts unless a mutant is named; a module's glob re-tests all of its mutants.
         names = [f"claude_kit.{module}.*" for module in args.modules or ()]
-        command = [sys.executable, "-m", "mutmut", "run", *names]
-        subprocess.run(command, cwd=WORKSPACE, check=False)  # noqa: S603 - names come from argparse choices
+        if args.survivors:
+            last = scores(WORKSPACE / "mutants") if (WORKSPACE / "mutants").exists() else {}
+            names = [
+                name for module, row in last.items() for name in row[2] if _selected(module, args.modules)
+            ]
+        prepare_workspace(Path.cwd())
+        if names or not args.survivors:
+            command = [sys.executable, "-m", "mutmut", "run", *names]
+            subprocess.run(command, cwd=WORKSPACE, check=False)  # noqa: S603 - names come from mutmut's own results
     table = scores(WORKSPACE / "mutants")
-    if args.modules:
-        table = {module: row for module, row in table.items() if Path(module).stem in args.modules}
+    table = {module: row for module, row in table.items() if _selected(module, args.modules)}
     if not table:
         print("no mutation results under .mutation/mutants: run `make mutation` first")
         return 2
