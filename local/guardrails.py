@@ -1,7 +1,9 @@
 """The spend switch and the user quota table in the local stack, as infra/constructs/spend_guard.py and
 infra/constructs/user_quota.py create them, so `make local` refuses calls exactly as a deployment does.
 
-Locally the switch is read before every call (no 30-second cache): flip it and the next request sees it.
+The chat reads the switch as deployed: at most once per `KIT_SPEND_SWITCH_MAX_AGE_SECONDS` (30 s by default)
+per process. For a switch that takes effect on the very next request, start the stack with
+`KIT_SPEND_SWITCH_MAX_AGE_SECONDS=0` (the tests do).
 """
 
 from __future__ import annotations
@@ -53,7 +55,6 @@ def provision_guardrails(context: LocalContext) -> Mapping[str, str]:
     create_quota_table(context.client("dynamodb"), table)
     env = {
         "KIT_SPEND_SWITCH_PARAMETER": parameter,
-        "KIT_SPEND_SWITCH_MAX_AGE_SECONDS": "0",
         "KIT_QUOTA_TABLE": table,
     }
     if alerts.user_daily_usd_allowance is not None:

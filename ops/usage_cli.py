@@ -22,7 +22,9 @@ from ops.target import ROOT, Target
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
-    usage = commands.add_parser("usage", parents=[common], help="cost, tokens and calls per user for a day")
+    usage = commands.add_parser(
+        "usage", parents=[common], help="cost, tokens and calls per user and model for a day"
+    )
     usage.add_argument("--day", type=_day, default=None, help="YYYY-MM-DD, UTC (default: today)")
     usage.set_defaults(run=_usage)
 
@@ -82,6 +84,7 @@ def _usage(args: argparse.Namespace) -> int:
             "tokens": int(_number(item.get("spent_tokens"))),
             "cost_usd": round(_number(item.get("spent_usd")), 6),
             "in_flight_usd": round(_number(item.get("committed_usd")) - _number(item.get("spent_usd")), 6),
+            "models": _by_model(item),
         }
         for item in items
     ]
@@ -99,9 +102,33 @@ def _usage(args: argparse.Namespace) -> int:
             for r in rows
         ),
     )
+    console.table(
+        "by user and model (billed attempts; possibly billed timeouts count in the user's total only)",
+        ("user", "model", "calls", "tokens", "cost USD"),
+        (
+            (r["user_id"], model, m["calls"], m["tokens"], f"{m['cost_usd']:.6f}")
+            for r in rows
+            for model, m in r["models"].items()
+        ),
+    )
     total = sum(row["cost_usd"] for row in rows)
     console.say(f"total: {sum(r['calls'] for r in rows)} calls, {total:.6f} USD")
     return 0
+
+
+def _by_model(item: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The usage item's per-model totals (`usd:<model>`, `tokens:<model>`, `calls:<model>`)."""
+    from claude_kit.user_quota import MODEL_CALLS, MODEL_TOKENS, MODEL_USD
+
+    models = sorted(name.removeprefix(MODEL_USD) for name in item if name.startswith(MODEL_USD))
+    return {
+        model: {
+            "calls": int(_number(item.get(MODEL_CALLS + model))),
+            "tokens": int(_number(item.get(MODEL_TOKENS + model))),
+            "cost_usd": round(_number(item.get(MODEL_USD + model)), 6),
+        }
+        for model in models
+    }
 
 
 def _quota_set(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from chat_api.models import (
     ChatAnswer,
     ChatEvent,
     ChatRequest,
+    DeltaEvents,
     ErrorEvent,
     Health,
     Limits,
@@ -42,9 +43,7 @@ from chat_api.prompts import get_prompt_policy
 from chat_api.settings import ChatSettings, get_chat_settings
 from chat_api.web import install_api_docs, install_chat_page
 from claude_kit.observability import logger
-from claude_kit.reservation import Reservation
 from claude_kit.settings import RuntimeSettings, get_settings
-from claude_kit.user_quota import REMAINING_HEADER
 
 SessionIdPath = Annotated[str, Path(pattern=SESSION_ID_PATTERN, description="The session's id (UUID).")]
 
@@ -116,7 +115,7 @@ def create_app(
         summary="Send a message; the answer streams back",
         responses={200: SSE_RESPONSE, **error_responses(400, 401, 404, 409, 422, 429, 503, 504)},
     )
-    async def chat(body: ChatRequest, who: CallerDep, chats: ConversationDep, response: Response) -> Any:
+    async def chat(body: ChatRequest, who: CallerDep, chats: ConversationDep) -> Any:
         """With `stream: true` (the default) the answer arrives as server-sent events `start`, `delta`… and
         `done` or `error`; with `stream: false` as one JSON `ChatAnswer`. Spend-guard and quota refusals, and
         every validation problem, are JSON errors before anything is sent to Claude.
@@ -124,16 +123,14 @@ def create_app(
         if problems := limits.problems(body):
             raise InvalidRequestError(problems)
         exchange = await run_in_threadpool(chats.begin, body, user_id=who.user_id, request_id=who.request_id)
-        headers = allowance_headers(exchange.prepared.reservation)
         if not body.stream:
-            response.headers.update(headers)
             return await chats.answer(exchange)
         # The background task runs once the response is over, even if the client left before its first
         # byte (the stream body then never runs): the held allowance is given back unless it was settled.
         return KeepAliveEventSourceResponse(
             _sse(chats.stream(exchange)),
             keepalive_seconds=settings.keepalive_seconds,
-            headers={"Cache-Control": "no-cache", **headers},
+            headers={"Cache-Control": "no-cache"},
             background=BackgroundTask(exchange.abandon),
         )
 
@@ -186,19 +183,17 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     await lifecycle.release_per_environment_state()
 
 
-async def _sse(events: AsyncGenerator[ChatEvent]) -> AsyncGenerator[bytes]:
-    """Events as SSE frames; an unexpected failure still ends the stream with an `error` event."""
+async def _sse(events: AsyncGenerator[ChatEvent | DeltaEvents]) -> AsyncGenerator[bytes]:
+    """Events as SSE frames, deltas that arrived together in one chunk; an unexpected failure still ends the
+    stream with an `error` event."""
     try:
         async with aclosing(events):
             async for event in events:
-                yield format_sse_event(event=event.event, data_str=event.model_dump_json())
+                if isinstance(event, DeltaEvents):
+                    yield event.frames()
+                else:
+                    yield format_sse_event(event=event.event, data_str=event.model_dump_json())
     except Exception:
         logger.exception("chat stream failed")
         failure = ErrorEvent(type="internal_error", message=INTERNAL_ERROR_MESSAGE, retryable=True)
         yield format_sse_event(event=failure.event, data_str=failure.model_dump_json())
-
-
-def allowance_headers(reservation: Reservation) -> dict[str, str]:
-    """The caller's daily allowance left once this answer's worst case is held, when an allowance applies."""
-    remaining = reservation.remaining_usd
-    return {} if remaining is None else {REMAINING_HEADER: f"{remaining:.6f}"}

@@ -21,7 +21,7 @@ from chat_api.models import (
     ChatAnswer,
     ChatEvent,
     ChatRequest,
-    DeltaEvent,
+    DeltaEvents,
     DoneEvent,
     ErrorEvent,
     StartEvent,
@@ -29,6 +29,7 @@ from chat_api.models import (
 )
 from chat_api.prompts import get_prompt_policy
 from chat_api.sessions import Role, Session, SessionStore, StoredTurn, Turn, get_session_store
+from chat_api.settings import DEFAULT_HISTORY_TURNS, get_chat_settings
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult, StreamEnd, TextDelta
 from claude_kit.errors import ClaudeError
 from claude_kit.observability import logger
@@ -36,6 +37,7 @@ from claude_kit.recording import PreparedCall
 from claude_kit.service import get_claude_service
 from claude_kit.settings import RuntimeSettings, get_settings
 from claude_kit.telemetry import CLIENT_DISCONNECTED
+from claude_kit.transaction import Transaction
 
 ROUTE = "chat"
 
@@ -43,7 +45,9 @@ ROUTE = "chat"
 class ClaudeStreamer(Protocol):
     """What a conversation needs of `claude_kit.service.ClaudeService`."""
 
-    def prepare(self, request: ClaudeRequest, ctx: CallContext) -> PreparedCall: ...
+    def prepare(
+        self, request: ClaudeRequest, ctx: CallContext, *, transaction: Transaction | None = None
+    ) -> PreparedCall: ...
 
     def stream_prepared(self, prepared: PreparedCall) -> AsyncGenerator[TextDelta | StreamEnd]: ...
 
@@ -68,28 +72,41 @@ class Exchange:
         return self.prepared.ctx
 
     def abandon(self) -> None:
-        """The answer will not be asked for (the client left before the stream started): give the hold back.
-        A no-op once the call was settled."""
-        self.prepared.reservation.release()
+        """The exchange is over: a settlement the answer's write did not carry is written on its own, a hold
+        for an answer never asked for (the client left before the stream started) is given back; a no-op
+        once the settlement was written."""
+        self.prepared.reservation.finish()
 
 
 class Conversation:
     """The Claude service prepares the call (rules, spend switch, quota) before anything is stored, so a
     refusal is a plain error before the stream starts and nothing is stored for a call that never happens."""
 
-    def __init__(self, store: SessionStore, claude: ClaudeStreamer, settings: RuntimeSettings) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        claude: ClaudeStreamer,
+        settings: RuntimeSettings,
+        *,
+        history_turns: int = DEFAULT_HISTORY_TURNS,
+    ) -> None:
         self._store = store
         self._claude = claude
         self._settings = settings
+        self._history_turns = history_turns
 
     def begin(self, body: ChatRequest, *, user_id: str, request_id: str | None = None) -> Exchange:
-        """Load or start the session, hold the call's cost, store the user's turn; raises before Claude is
-        called. The context window is the Claude service's job: the whole history goes in, it sends what fits.
-        """
+        """Load the session's recent turns, then write the user's turn, the session (when new) and the call's
+        worst-case hold in one transaction; raises before Claude is called. The context window is the Claude
+        service's job: the recent turns go in, it sends what fits."""
         ctx = CallContext(route=ROUTE, user_id=user_id, request_id=request_id)
         prompt = get_prompt_policy()  # the environment's system prompt and params (docs/customize.md)
         system = prompt.system_for(body)  # a caller's `system` where not allowed: 422 before anything
-        session = self._store.load(body.session_id, user_id) if body.session_id else None
+        session = (
+            self._store.load_recent(body.session_id, user_id, turns=self._history_turns)
+            if body.session_id
+            else None
+        )
         request = ClaudeRequest(
             model=body.model or self._settings.model,
             max_tokens=body.max_tokens or prompt.default_max_tokens or self._settings.max_tokens_cap,
@@ -97,19 +114,25 @@ class Conversation:
             system=system,
             params=dict(prompt.params),
         )
-        prepared = self._claude.prepare(request, ctx)  # refused here: nothing is held or stored
+        transaction = Transaction()
+        # Refused here (spend switch, rules): nothing is held or stored. The hold joins the transaction.
+        prepared = self._claude.prepare(request, ctx, transaction=transaction)
+        turn = Turn(role=Role.USER, text=body.message, message_id=_new_id())
         try:
-            session = session or self._store.create(user_id)
-            user_turn = self._store.append_user_turn(
-                session, Turn(role=Role.USER, text=body.message, message_id=_new_id())
-            )
-        except BaseException:  # e.g. a concurrent turn (409): the call will not happen
+            if session is None:
+                session, user_turn = self._store.start_into(transaction, user_id, turn)
+            else:
+                user_turn = self._store.append_into(transaction, session, turn)
+            self._store.commit(transaction)  # a concurrent turn (409), the quota (429): nothing was written
+        except BaseException:
             prepared.reservation.release()
             raise
+        prepared.reservation.defer_settlement()  # written with the answer (`_store_answer`)
         return Exchange(session, prepared, message_id=_new_id(), answer_seq=user_turn.seq + 1)
 
-    async def stream(self, exchange: Exchange) -> AsyncGenerator[ChatEvent]:
-        """Start, deltas, then done or error. Closing this generator early closes the upstream stream too."""
+    async def stream(self, exchange: Exchange) -> AsyncGenerator[ChatEvent | DeltaEvents]:
+        """Start, deltas (in the batches they arrived in), then done or error. Closing this generator early
+        closes the upstream stream too."""
         try:
             yield StartEvent(
                 session_id=exchange.session.session_id,
@@ -118,7 +141,7 @@ class Conversation:
             )
             async with aclosing(self._relay(exchange)) as relay:
                 async for item in relay:
-                    yield DeltaEvent(text=item) if isinstance(item, str) else _done_event(item)
+                    yield DeltaEvents(item) if isinstance(item, list) else _done_event(item)
         except ClaudeError as exc:
             yield ErrorEvent(type=exc.error_type, message=exc.user_message, retryable=exc.retryable)
         finally:
@@ -150,16 +173,17 @@ class Conversation:
     def delete(self, session_id: str, *, user_id: str) -> None:
         self._store.delete(session_id, user_id)
 
-    async def _relay(self, exchange: Exchange) -> AsyncGenerator[str | Turn]:
-        """Each text delta, then the stored answer turn; a ClaudeError is raised once a partial is stored."""
+    async def _relay(self, exchange: Exchange) -> AsyncGenerator[list[str] | Turn]:
+        """Each batch of text deltas, then the stored answer turn; a ClaudeError is raised once a partial is
+        stored."""
         upstream = self._claude.stream_prepared(exchange.prepared)  # closing it closes the HTTP stream
         received: list[str] = []
         answer: Turn | None = None
         try:
             async for event in upstream:
                 if isinstance(event, TextDelta):
-                    received.append(event.text)
-                    yield event.text
+                    received += event.texts
+                    yield event.texts
                 else:
                     answer = _answer_turn(exchange, event.result)
         except ClaudeError as exc:
@@ -179,12 +203,19 @@ class Conversation:
         yield answer
 
     def _store_answer(self, exchange: Exchange, turn: Turn) -> None:
+        """The answer and the call's settlement in one transaction; the settlement alone if the answer cannot
+        be stored (the reservation's `finish`)."""
+        transaction = Transaction()
+        self._store.answer_into(transaction, exchange.session, exchange.answer_seq, turn)
+        exchange.prepared.reservation.settle_into(transaction)
         try:
-            self._store.store_answer(exchange.session, exchange.answer_seq, turn)
+            self._store.commit(transaction)
         except ChatError:
             # The owner deleted the session mid-answer: there is nothing left to attach the answer to.
             session_id = exchange.session.session_id
             logger.info("Answer not stored: the session is gone", extra={"session_id": session_id})
+        finally:
+            exchange.abandon()
 
 
 def history_messages(turns: Sequence[StoredTurn]) -> list[dict[str, Any]]:
@@ -263,4 +294,9 @@ def _done_event(turn: Turn) -> DoneEvent:
 @cache
 def get_conversation() -> Conversation:
     """The container's conversation service; nothing is connected until the first request needs it."""
-    return Conversation(get_session_store(), get_claude_service(), get_settings())
+    return Conversation(
+        get_session_store(),
+        get_claude_service(),
+        get_settings(),
+        history_turns=get_chat_settings().history_turns,
+    )

@@ -11,10 +11,9 @@ FastAPI has the same mechanism built in, but only for routes that `yield` (every
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 
 import anyio
-from anyio.abc import ObjectSendStream
 from fastapi.sse import EventSourceResponse
 from starlette.background import BackgroundTask
 from starlette.types import Send
@@ -26,8 +25,10 @@ KEEPALIVE_COMMENT = b": keep-alive\n\n"
 class KeepAliveEventSourceResponse(EventSourceResponse):
     """`text/event-stream` from `content`, with a comment line after each `keepalive_seconds` of silence.
 
-    One task relays the events, one writes the comments, both into one channel that only this response's
-    `send` drains: nothing waiting for an event is ever cancelled, so no event can be lost to a ping.
+    The events are written by the task that reads them, one `send` per chunk, with no hand-off in between;
+    a second task sleeps and writes a comment when nothing was written for `keepalive_seconds`. A lock that
+    costs nothing uncontended keeps their writes whole. Nothing waiting for an event is ever cancelled, so no
+    event can be lost to a ping.
     """
 
     def __init__(
@@ -46,34 +47,28 @@ class KeepAliveEventSourceResponse(EventSourceResponse):
     async def stream_response(self, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         self._last_write = anyio.current_time()
-        chunks, received = anyio.create_memory_object_stream[bytes](0)
-        pings = anyio.CancelScope()
-        async with anyio.create_task_group() as tasks, received:
-            tasks.start_soon(self._relay, chunks, pings)
-            tasks.start_soon(self._keep_alive, chunks.clone(), pings)
-            async for chunk in received:
+        writing = anyio.Lock(fast_acquire=True)
+
+        async def write(chunk: bytes) -> None:
+            async with writing:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 self._last_write = anyio.current_time()
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._keep_alive, write)
+            try:
+                async for chunk in self._events:
+                    await write(chunk)
+            finally:
+                # Closed here, in the task that iterated it, even when the client went away mid-stream: left
+                # to the garbage collector, the event generators would be finalized in separate tasks.
+                with anyio.CancelScope(shield=True):
+                    await self._events.aclose()
+            tasks.cancel_scope.cancel()  # the last event is out: no more comments
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _relay(self, chunks: ObjectSendStream[bytes], pings: anyio.CancelScope) -> None:
-        try:
-            async with chunks:
-                async for chunk in self._events:
-                    await chunks.send(chunk)
-            pings.cancel()  # the last event is out: closing the comments' channel too ends the response
-        finally:
-            # Closed here, in the task that iterated it, even when the client went away mid-stream: left to
-            # the garbage collector, the event generators would be finalized in separate tasks, concurrently.
-            with anyio.CancelScope(shield=True):
-                await self._events.aclose()
-
-    async def _keep_alive(self, chunks: ObjectSendStream[bytes], pings: anyio.CancelScope) -> None:
-        with pings:
-            async with chunks:
-                while True:
-                    due = self._last_write + self.keepalive_seconds
-                    await anyio.sleep_until(due)
-                    if anyio.current_time() >= self._last_write + self.keepalive_seconds:
-                        await chunks.send(KEEPALIVE_COMMENT)
-                        self._last_write = anyio.current_time()
+    async def _keep_alive(self, write: Callable[[bytes], Awaitable[None]]) -> None:
+        while True:
+            await anyio.sleep_until(self._last_write + self.keepalive_seconds)
+            if anyio.current_time() >= self._last_write + self.keepalive_seconds:
+                await write(KEEPALIVE_COMMENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -80,6 +81,24 @@ class StartEvent(ChatEvent):
 class DeltaEvent(ChatEvent):
     event: ClassVar[str] = "delta"
     text: str
+
+
+#: A `delta` event's frame up to its data: the one part of the stream written per text piece.
+_DELTA_FRAME_START = b'event: delta\ndata: {"text":'
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaEvents:
+    """Text deltas that arrived together: each its own `delta` event (`DeltaEvent`'s shape), framed at once
+    and written as one chunk. Built by hand because it runs per text piece: no model round trip."""
+
+    texts: list[str]
+
+    def frames(self) -> bytes:
+        return b"".join(
+            _DELTA_FRAME_START + json.dumps(text, ensure_ascii=False).encode() + b"}\n\n"
+            for text in self.texts
+        )
 
 
 class DoneEvent(ChatEvent):

@@ -2,6 +2,11 @@
 
 Turn sequence numbers are claimed with conditional writes, so two requests extending the same session at once
 cannot interleave their turns: the second one fails with `ConcurrentTurnError` before it reaches Claude.
+
+Writes are parts of a `claude_kit.transaction.Transaction` the caller may share (the chat adds the user's
+quota hold and settlement to them), committed with `commit`: a turn costs one round trip to start and one to
+store its answer. Every turn item carries its owner, so the recent turns a context window needs are one query
+from the newest end, header or not (`load_recent`); only `GET /chat/{id}` reads the whole history (`load`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from botocore.exceptions import ClientError
 from chat_api.errors import ChatError, ConcurrentTurnError, SessionNotFoundError
 from chat_api.settings import get_chat_settings
 from claude_kit.aws import REQUEST_PATH, dynamodb_table
+from claude_kit.transaction import CancellationReason, Transaction
 
 HEADER_SEQ = 0
 _SECONDS_PER_DAY = 86_400
@@ -76,7 +82,32 @@ class SessionStore:
         self._ttl_seconds = ttl_days * _SECONDS_PER_DAY
         self._clock = clock
 
+    def start_into(self, transaction: Transaction, user_id: str, turn: Turn) -> tuple[Session, StoredTurn]:
+        """A new session whose first user turn is `turn`, as parts of `transaction`: the header (seq 0, with
+        the answer's slot, 2, already claimed) and the turn (seq 1)."""
+        now = self._clock()
+        session = Session(session_id=str(uuid.uuid4()), user_id=user_id, created_at=_iso(now))
+        header = {
+            "session_id": session.session_id,
+            "seq": HEADER_SEQ,
+            "user_id": user_id,
+            "created_at": session.created_at,
+            "last_seq": HEADER_SEQ + 2,
+            "expires_at": self._expiry(now),
+        }
+        transaction.add(
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": header,
+                    "ConditionExpression": "attribute_not_exists(session_id)",
+                }
+            }
+        )
+        return session, self._put_turn_into(transaction, session, HEADER_SEQ + 1, turn, now)
+
     def create(self, user_id: str) -> Session:
+        """A session with no turns yet (its first turn: `append_user_turn`)."""
         now = self._clock()
         session = Session(session_id=str(uuid.uuid4()), user_id=user_id, created_at=_iso(now))
         self._table.put_item(
@@ -93,6 +124,7 @@ class SessionStore:
         return session
 
     def load(self, session_id: str, user_id: str) -> Session:
+        """The whole session, oldest turn first."""
         items = self._query(session_id)
         header = items[0] if items and items[0]["seq"] == HEADER_SEQ else None
         if header is None or header["user_id"] != user_id or self._expired(header):
@@ -100,10 +132,38 @@ class SessionStore:
         turns = tuple(_turn_from_item(item) for item in items[1:] if not self._expired(item))
         return Session(session_id, user_id, str(header["created_at"]), int(header["last_seq"]), turns)
 
-    def append_user_turn(self, session: Session, turn: Turn) -> StoredTurn:
-        """Store the user's turn at `last_seq + 1` and reserve `last_seq + 2` for the answer."""
+    def load_recent(self, session_id: str, user_id: str, *, turns: int) -> Session:
+        """The session with at most its `turns` newest turns, in one query from the newest end.
+
+        Without the header in reach, the owner is checked on the turns (each carries it) and `last_seq` is
+        the slot the newest turn implies (a user turn claims the one after it for its answer); the header's
+        own condition still guards the next write. Items written before turns carried an owner: `load`."""
+        items = self._query(session_id, newest_first=turns + 1)
+        header = items[-1] if items and items[-1]["seq"] == HEADER_SEQ else None
+        if header is not None:
+            if header["user_id"] != user_id or self._expired(header):
+                raise SessionNotFoundError(session_id)
+            last_seq, created_at = int(header["last_seq"]), str(header["created_at"])
+        elif all("user_id" in item for item in items) and items:
+            newest = items[0]
+            # The header is refreshed by every write, so it outlives the newest turn.
+            if any(item["user_id"] != user_id for item in items) or self._expired(newest):
+                raise SessionNotFoundError(session_id)
+            last_seq = int(newest["seq"]) + (1 if newest["role"] == Role.USER else 0)
+            created_at = ""
+        else:
+            return self.load(session_id, user_id)
+        recent = [item for item in reversed(items) if item["seq"] != HEADER_SEQ and not self._expired(item)]
+        return Session(
+            session_id, user_id, created_at, last_seq, tuple(map(_turn_from_item, recent[-turns:]))
+        )
+
+    def append_into(self, transaction: Transaction, session: Session, turn: Turn) -> StoredTurn:
+        """The user's turn at `last_seq + 1`, claiming `last_seq + 2` for its answer, as parts of
+        `transaction`; a concurrent turn makes its commit raise `ConcurrentTurnError`."""
         seq = session.last_seq + 1
-        return self._write(
+        return self._write_into(
+            transaction,
             session,
             seq,
             turn,
@@ -112,11 +172,36 @@ class SessionStore:
             values={":reserved": seq + 1, ":seen": session.last_seq},
         )
 
-    def store_answer(self, session: Session, seq: int, turn: Turn) -> StoredTurn:
-        """Store an answer in the slot `append_user_turn` reserved for it."""
-        return self._write(
-            session, seq, turn, header_update="SET expires_at = :expires", header_condition="user_id = :user"
+    def answer_into(self, transaction: Transaction, session: Session, seq: int, turn: Turn) -> StoredTurn:
+        """An answer in the slot `append_into` claimed for it, as parts of `transaction`."""
+        return self._write_into(
+            transaction,
+            session,
+            seq,
+            turn,
+            header_update="SET expires_at = :expires",
+            header_condition="user_id = :user",
         )
+
+    def append_user_turn(self, session: Session, turn: Turn) -> StoredTurn:
+        """`append_into` a transaction of its own, committed."""
+        transaction = Transaction()
+        stored = self.append_into(transaction, session, turn)
+        self.commit(transaction)
+        return stored
+
+    def store_answer(self, session: Session, seq: int, turn: Turn) -> StoredTurn:
+        """`answer_into` a transaction of its own, committed."""
+        transaction = Transaction()
+        stored = self.answer_into(transaction, session, seq, turn)
+        self.commit(transaction)
+        return stored
+
+    def commit(self, transaction: Transaction) -> None:
+        """Write a transaction holding this store's parts (and any other table's, same account and region).
+
+        The resource's client marshals plain Python values, like the Table methods do."""
+        transaction.commit(self._table.meta.client)
 
     def delete(self, session_id: str, user_id: str) -> None:
         """Delete the header first (the session is gone at once, later appends fail), then the turns."""
@@ -137,8 +222,9 @@ class SessionStore:
             for item in items[1:]:
                 batch.delete_item(Key={"session_id": session_id, "seq": item["seq"]})
 
-    def _write(
+    def _write_into(
         self,
+        transaction: Transaction,
         session: Session,
         seq: int,
         turn: Turn,
@@ -147,57 +233,63 @@ class SessionStore:
         header_condition: str,
         values: Mapping[str, Any] | None = None,
     ) -> StoredTurn:
-        """One transaction: update the header (owner check, TTL) and put the turn if its slot is free.
-
-        The resource's client marshals plain Python values, like the Table methods do.
-        """
+        """Update the header (owner check, TTL) and put the turn if its slot is free."""
         now = self._clock()
-        stored = StoredTurn(**_fields(turn), seq=seq, created_at=_iso(now))
         header_values = {":expires": self._expiry(now), ":user": session.user_id, **(values or {})}
-        try:
-            self._table.meta.client.transact_write_items(
-                # The same token on botocore's retry makes a write that landed but timed out succeed again
-                # instead of failing its own condition (a false 409 on a brand-new session).
-                ClientRequestToken=str(uuid.uuid4()),
-                TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self._table.name,
-                            "Key": {"session_id": session.session_id, "seq": HEADER_SEQ},
-                            "UpdateExpression": header_update,
-                            "ConditionExpression": header_condition,
-                            "ExpressionAttributeValues": header_values,
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table.name,
-                            "Item": _turn_item(session.session_id, stored, self._expiry(now)),
-                            "ConditionExpression": "attribute_not_exists(seq)",
-                        }
-                    },
-                ],
-            )
-        except ClientError as exc:
-            error = _transaction_error(exc, session)
-            if error is None:
-                raise
-            raise error from exc
+
+        def header_error(reason: CancellationReason) -> ChatError | None:
+            if reason.get("Code") == "ConditionalCheckFailed" and "Item" not in reason:
+                return SessionNotFoundError(session.session_id)  # the header is gone: the session was deleted
+            return _turn_conflict(reason, session)
+
+        transaction.add(
+            {
+                "Update": {
+                    "TableName": self._table.name,
+                    "Key": {"session_id": session.session_id, "seq": HEADER_SEQ},
+                    "UpdateExpression": header_update,
+                    "ConditionExpression": header_condition,
+                    "ExpressionAttributeValues": header_values,
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            on_cancel=header_error,
+        )
+        return self._put_turn_into(transaction, session, seq, turn, now)
+
+    def _put_turn_into(
+        self, transaction: Transaction, session: Session, seq: int, turn: Turn, now: float
+    ) -> StoredTurn:
+        stored = StoredTurn(**_fields(turn), seq=seq, created_at=_iso(now))
+        transaction.add(
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": _turn_item(session, stored, self._expiry(now)),
+                    "ConditionExpression": "attribute_not_exists(seq)",
+                }
+            },
+            on_cancel=lambda reason: _turn_conflict(reason, session),
+        )
         return stored
 
-    def _query(self, session_id: str) -> list[dict[str, Any]]:
+    def _query(self, session_id: str, *, newest_first: int | None = None) -> list[dict[str, Any]]:
+        """Every item, oldest first; or the `newest_first` newest, newest first."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "KeyConditionExpression": Key("session_id").eq(session_id),
             "ConsistentRead": True,
         }
+        if newest_first is not None:
+            kwargs.update(ScanIndexForward=False, Limit=newest_first)
         while True:
             page = self._table.query(**kwargs)
             items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                return items
+            if "LastEvaluatedKey" not in page or (newest_first is not None and len(items) >= newest_first):
+                return items if newest_first is None else items[:newest_first]
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            if newest_first is not None:
+                kwargs["Limit"] = newest_first - len(items)
 
     def _expiry(self, now: float) -> int:
         return int(now) + self._ttl_seconds
@@ -207,15 +299,9 @@ class SessionStore:
         return int(item["expires_at"]) <= self._clock()
 
 
-def _transaction_error(exc: ClientError, session: Session) -> ChatError | None:
-    """Name what cancelled the transaction, from DynamoDB's per-item reasons (in TransactItems order)."""
-    if exc.response["Error"]["Code"] != "TransactionCanceledException":
-        return None
-    header, turn = exc.response["CancellationReasons"]
-    codes = {header.get("Code"), turn.get("Code")}
-    if header.get("Code") == "ConditionalCheckFailed" and "Item" not in header:
-        return SessionNotFoundError(session.session_id)  # the header is gone: the session was deleted
-    if codes & {"ConditionalCheckFailed", "TransactionConflict"}:
+def _turn_conflict(reason: CancellationReason, session: Session) -> ChatError | None:
+    """Another request claimed the same slot first, or is writing the same item right now."""
+    if reason.get("Code") in ("ConditionalCheckFailed", "TransactionConflict"):
         return ConcurrentTurnError(session.session_id)
     return None
 
@@ -228,10 +314,11 @@ def _fields(turn: Turn) -> dict[str, Any]:
     return {field.name: getattr(turn, field.name) for field in fields(Turn)}
 
 
-def _turn_item(session_id: str, turn: StoredTurn, expires_at: int) -> dict[str, Any]:
+def _turn_item(session: Session, turn: StoredTurn, expires_at: int) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "session_id": session_id,
+        "session_id": session.session_id,
         "seq": turn.seq,
+        "user_id": session.user_id,
         "expires_at": expires_at,
         "created_at": turn.created_at,
         "role": turn.role.value,

@@ -10,6 +10,9 @@ from pydantic_settings import SettingsConfigDict
 
 from claude_kit.settings import KitSettings
 
+#: Stored turns read to build a chat request's context; the context window then keeps what fits.
+DEFAULT_HISTORY_TURNS = 100
+
 
 class ChatSettings(KitSettings):
     model_config = SettingsConfigDict(env_prefix="KIT_CHAT_")
@@ -18,6 +21,8 @@ class ChatSettings(KitSettings):
     sessions_table: str
     message_max_chars: Annotated[int, Field(gt=0)] = 32_000
     session_ttl_days: Annotated[int, Field(gt=0)] = 30
+    #: Stored turns (newest first) read to build a request's context: one query; the window keeps what fits.
+    history_turns: Annotated[int, Field(gt=0, le=1000)] = DEFAULT_HISTORY_TURNS
     #: Trust the `x-kit-user-id` header as the caller's identity. Only `make local` sets it: on AWS the
     #: identity comes from the API Gateway authorizer and this stays off.
     local_mode: bool = False

@@ -74,6 +74,20 @@ class CallBill:
             total += cost
         return round(total, 9)
 
+    def by_model(self, prices: PriceTable, worst_attempt: Charge) -> dict[str, Charge]:
+        """The known billed attempts' cost and tokens per model (an unpriced one at its worst case); the
+        possibly billed ambiguous attempts are in `charge` only: no model can be named for them."""
+        models: dict[str, Charge] = {}
+        for attempt in self.attempts:
+            cost = estimate_cost(attempt.model, attempt.usage, False, table=prices)
+            usage = attempt.usage
+            billed = Charge(
+                usd=cost if cost is not None else worst_attempt.usd,
+                tokens=usage.prompt_tokens + usage.output_tokens,
+            )
+            models[attempt.model] = models.get(attempt.model, Charge()) + billed
+        return models
+
     def possibly_billed(self, worst_attempt: Charge) -> Charge:
         """The ambiguous attempts at their worst case."""
         return worst_attempt * self.ambiguous_attempts

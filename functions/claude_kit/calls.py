@@ -48,6 +48,18 @@ class Usage:
         return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
 
     @classmethod
+    def from_json(cls, usage: dict[str, Any]) -> Usage:
+        """From a usage object as the stream's JSON carries it (absent or null counts are 0)."""
+        split = usage.get("cache_creation") or {}
+        return cls(
+            input_tokens=usage.get("input_tokens") or 0,
+            output_tokens=usage.get("output_tokens") or 0,
+            cache_creation_input_tokens=usage.get("cache_creation_input_tokens") or 0,
+            cache_read_input_tokens=usage.get("cache_read_input_tokens") or 0,
+            cache_creation_1h_input_tokens=split.get("ephemeral_1h_input_tokens") or 0,
+        )
+
+    @classmethod
     def from_api(cls, usage: Any) -> Usage:
         """From the SDK's `Usage` (a message, a stream's message_start, or a batch result)."""
         split = getattr(usage, "cache_creation", None)
@@ -85,7 +97,13 @@ class ClaudeResult:
 
 @dataclass(frozen=True, slots=True)
 class TextDelta:
-    text: str
+    """The text deltas that arrived together (one network read), in order; never empty."""
+
+    texts: list[str]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,7 +124,8 @@ class Recorder:
             streamed=streamed,
         )
         self._emit(record)
-        reservation.settle(bill.charge(self._prices, reservation.worst_attempt))
+        worst = reservation.worst_attempt
+        reservation.settle(bill.charge(self._prices, worst), by_model=bill.by_model(self._prices, worst))
         return record
 
     def result(

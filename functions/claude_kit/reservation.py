@@ -7,12 +7,19 @@ reached Claude; its real cost replaces the hold) or `release` (it never did) hap
 comes first, from any thread; later calls are no-ops. Used as a context manager it is released on the way out
 unless it was settled, so no path (an exception, a cancellation, a client gone before the stream started)
 can leave a hold behind until midnight.
+
+The chat writes the hold and the settlement together with its session items (`claude_kit.transaction`), one
+round trip each: `reserve(…, transaction=…)` holds once that transaction commits, and after
+`defer_settlement()` the spent amount waits for the owner's `settle_into` (or is written on its own by
+`finish`). Either way it is written once.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from functools import cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -27,23 +34,40 @@ from claude_kit.worst_case import Charge
 if TYPE_CHECKING:
     from claude_kit.calls import CallContext
     from claude_kit.spend_switch import SpendSwitch
+    from claude_kit.transaction import Transaction
     from claude_kit.user_quota import QuotaHold, UserQuota
+
+
+class _State(Enum):
+    PENDING = "pending"  # the hold is part of a transaction not committed yet: nothing is held
+    HELD = "held"
+    SETTLEMENT_DUE = "settlement_due"  # spent is known; its write waits for the owner's transaction
+    FINISHED = "finished"
 
 
 class Reservation:
     def __init__(
-        self, *, worst_attempt: Charge, quota: UserQuota | None = None, hold: QuotaHold | None = None
+        self,
+        *,
+        worst_attempt: Charge,
+        quota: UserQuota | None = None,
+        hold: QuotaHold | None = None,
+        pending: bool = False,
     ):
         #: The most one attempt of the call can be billed.
         self.worst_attempt = worst_attempt
         self._quota = quota
         self._hold = hold
         self._lock = threading.Lock()
-        self._finished = False
+        self._state = _State.PENDING if pending else _State.HELD
+        self._deferred = False
+        self._spent = Charge()
+        self._by_model: Mapping[str, Charge] = {}
 
     @property
     def remaining_usd(self) -> float | None:
-        """The user's allowance left once this call's worst case is held (None: no allowance applies)."""
+        """The user's allowance left once this call's worst case is held (None: no allowance applies, or not
+        known because the hold was written in a transaction)."""
         return self._hold.remaining_usd if self._hold is not None else None
 
     @property
@@ -52,14 +76,29 @@ class Reservation:
 
     @property
     def finished(self) -> bool:
+        """The call's money is decided: settled, released, or its settlement waiting for the owner's write."""
         with self._lock:
-            return self._finished
+            return self._state in (_State.SETTLEMENT_DUE, _State.FINISHED)
+
+    def committed(self) -> None:
+        """The transaction holding this reservation's worst case was written (`SpendGate.reserve`)."""
+        with self._lock:
+            if self._state is _State.PENDING:
+                self._state = _State.HELD
+
+    def defer_settlement(self) -> None:
+        """The owner writes the settlement itself, in its own transaction (`settle_into`), and calls `finish`
+        when done: `settle` then only records what was spent."""
+        with self._lock:
+            self._deferred = True
 
     def cover(self, total: Charge) -> bool:
         """Make sure `total` is held (before an attempt that may bill again); False if it does not fit."""
         with self._lock:
-            if self._finished or self._quota is None or self._hold is None:
-                return not self._finished
+            if self._state is not _State.HELD:
+                return False
+            if self._quota is None or self._hold is None:
+                return True
             if total.usd <= self._hold.held.usd and total.tokens <= self._hold.held.tokens:
                 return True
             raised = self._quota.top_up(self._hold, total)
@@ -68,28 +107,69 @@ class Reservation:
             self._hold = raised
             return True
 
-    def settle(self, spent: Charge) -> None:
-        """The call reached Claude and spent `spent` (known cost plus anything possibly billed)."""
-        if (hold := self._finish()) is not None and self._quota is not None:
-            try:
-                self._quota.settle(hold, spent)
-            except Exception:  # the call happened: bookkeeping trouble must not undo it
-                logger.exception("Quota could not settle a Claude call", extra={"user_id": hold.user_id})
+    def settle(self, spent: Charge, *, by_model: Mapping[str, Charge] | None = None) -> None:
+        """The call reached Claude and spent `spent` (known cost plus anything possibly billed); `by_model`:
+        the known part per model, for the day's usage by model."""
+        with self._lock:
+            if self._state is not _State.HELD:
+                return
+            self._spent, self._by_model = spent, by_model or {}
+            if self._deferred and self._hold is not None:
+                self._state = _State.SETTLEMENT_DUE
+                return
+            self._state = _State.FINISHED
+        self._write_settlement()
+
+    def settle_into(self, transaction: Transaction) -> None:
+        """Add the due settlement to `transaction`; it counts as done once the transaction commits."""
+        with self._lock:
+            if self._state is not _State.SETTLEMENT_DUE or self._quota is None or self._hold is None:
+                return
+            hold, spent = self._hold, self._spent
+        self._quota.settle_into(transaction, hold, spent, by_model=self._by_model)
+        transaction.after_commit(self._settled_in_transaction)
 
     def release(self) -> None:
-        """The call never reached Claude: give the whole hold back."""
-        if (hold := self._finish()) is not None and self._quota is not None:
+        """The call never reached Claude: give the whole hold back. A settlement already due is left to the
+        owner's `finish`; a hold never committed has nothing to give back."""
+        with self._lock:
+            if self._state is _State.PENDING:
+                self._state = _State.FINISHED
+                return
+            if self._state is not _State.HELD:
+                return
+            self._state = _State.FINISHED
+            hold = self._hold
+        if hold is not None and self._quota is not None:
             try:
                 self._quota.release(hold)
             except Exception:
                 logger.exception("Quota could not release a hold", extra={"user_id": hold.user_id})
 
-    def _finish(self) -> QuotaHold | None:
+    def finish(self) -> None:
+        """The owner is done: a due settlement its transaction did not write is written on its own; a hold
+        that was never settled is released."""
         with self._lock:
-            if self._finished:
-                return None
-            self._finished = True
-            return self._hold
+            due = self._state is _State.SETTLEMENT_DUE
+            if due:
+                self._state = _State.FINISHED
+        if due:
+            self._write_settlement()
+        else:
+            self.release()
+
+    def _settled_in_transaction(self) -> None:
+        with self._lock:
+            self._state = _State.FINISHED
+
+    def _write_settlement(self) -> None:
+        hold = self._hold
+        if hold is None or self._quota is None:
+            return
+        try:
+            self._quota.settle(hold, self._spent, by_model=self._by_model)
+        except Exception:  # the call happened: bookkeeping trouble must not undo it
+            logger.exception("Quota could not settle a Claude call", extra={"user_id": hold.user_id})
 
     def __enter__(self) -> Self:
         return self
@@ -133,9 +213,13 @@ class SpendGate:
         if self.switch is not None:
             self.switch.refuse_if_closed()
 
-    def reserve(self, ctx: CallContext, worst_attempt: Charge) -> Reservation:
+    def reserve(
+        self, ctx: CallContext, worst_attempt: Charge, *, transaction: Transaction | None = None
+    ) -> Reservation:
         """Refuse (`SpendGuardClosedError`, `UserQuotaExceededError`) or hold the call's worst case.
 
+        With `transaction`, the hold is one of its parts: it holds once the caller commits it (a commit that
+        does not fit raises `UserQuotaExceededError`), and nothing is held if it never does.
         A quota table that cannot be reached lets the call through (logged): an AWS hiccup must not take the
         product down, and the spend switch still caps the environment's spend."""
         self.refuse_if_closed()
@@ -144,11 +228,22 @@ class SpendGate:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            hold = self.quota.hold(ctx.user_id, worst_attempt)
+            if transaction is None:
+                hold = self.quota.hold(ctx.user_id, worst_attempt)
+            else:
+                hold = self.quota.hold_into(transaction, ctx.user_id, worst_attempt)
         except (BotoCoreError, ClientError):
             logger.exception("Quota table unavailable: call allowed", extra={"user_id": ctx.user_id})
             hold = None
-        return Reservation(worst_attempt=worst_attempt, quota=self.quota, hold=hold)
+        reservation = Reservation(
+            worst_attempt=worst_attempt,
+            quota=self.quota,
+            hold=hold,
+            pending=transaction is not None and hold is not None,
+        )
+        if transaction is not None:
+            transaction.after_commit(reservation.committed)
+        return reservation
 
 
 @cache

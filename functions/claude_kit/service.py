@@ -45,6 +45,7 @@ from claude_kit.retry import (
     to_claude_error,
 )
 from claude_kit.settings import RuntimeSettings, get_settings
+from claude_kit.sse import StreamEvent, event_batches
 from claude_kit.stream_state import StreamState
 from claude_kit.telemetry import CLIENT_DISCONNECTED, CallRecord, record_call
 from claude_kit.worst_case import worst_case_attempt
@@ -52,6 +53,8 @@ from claude_kit.worst_case import worst_case_attempt
 if TYPE_CHECKING:
     from anthropic import AsyncStream
     from anthropic.types import RawMessageStreamEvent
+
+    from claude_kit.transaction import Transaction
 
 # The pass-through parameters the count_tokens endpoint accepts (it refuses temperature, max_tokens …).
 _COUNT_TOKENS_PARAMS = ("tools", "tool_choice", "thinking")
@@ -85,14 +88,17 @@ class ClaudeService:
 
     # -- before a call ---------------------------------------------------------------------------------------
 
-    def prepare(self, request: ClaudeRequest, ctx: CallContext) -> PreparedCall:
-        """Apply the rules and hold the call's worst case; raises (400, 429, 503) before anything is held."""
+    def prepare(
+        self, request: ClaudeRequest, ctx: CallContext, *, transaction: Transaction | None = None
+    ) -> PreparedCall:
+        """Apply the rules and hold the call's worst case; raises (400, 429, 503) before anything is held.
+        With `transaction` the hold is one of its parts, held once the caller commits it."""
         capped, window = apply_rules(request, self._settings, self._token_counter(request))
         models = [request.model, *([self._settings.fallback_model] if self._settings.fallback_model else [])]
         worst = worst_case_attempt(
             capped, models=models, prices=self._prices, caching=self._settings.prompt_caching
         )
-        return PreparedCall(capped, ctx, window, self._gate.reserve(ctx, worst))
+        return PreparedCall(capped, ctx, window, self._gate.reserve(ctx, worst, transaction=transaction))
 
     # -- whole messages --------------------------------------------------------------------------------------
 
@@ -216,14 +222,15 @@ class ClaudeService:
         state = opened.state
         failure: Exception | None = None
         try:
-            text = opened.first_text
-            if text is not None:
+            if opened.first_texts:
                 state.handed_on(self._recorder.elapsed_ms(call))
-                yield TextDelta(text)
-            async for event in opened.events:
-                if (text := state.apply(event)) is not None:
+                yield TextDelta(opened.first_texts)
+            async for batch in opened.batches:
+                # What arrived in one read goes on as one batch: per event, only the fold.
+                texts = [text for event in batch if (text := state.apply(event)) is not None]
+                if texts:
                     state.handed_on(self._recorder.elapsed_ms(call))
-                    yield TextDelta(text)
+                    yield TextDelta(texts)
             if not state.complete:
                 raise IncompleteStreamError("the stream ended before message_stop")
         except Exception as exc:
@@ -251,7 +258,9 @@ class ClaudeService:
     async def _open_stream(self, call: Call) -> _OpenStream:
         """One streaming attempt, read up to its first text: until then a failure may be retried.
 
-        An attempt that fails after `message_start` was billed (its input, and any thinking): counted here."""
+        The SDK sends the request and raises for an error status; the events are read as JSON, a network
+        read at a time (`claude_kit.sse`). An attempt that fails after `message_start` was billed (its
+        input, and any thinking): counted here."""
         state = StreamState()
         try:
             stream: AsyncStream[RawMessageStreamEvent] = await self._clients.async_client().messages.create(
@@ -262,11 +271,12 @@ class ClaudeService:
                 call.bill.ambiguous(exc)
             raise
         call.attempts.headers = stream.response.headers
-        events = aiter(stream)
+        batches = aiter(event_batches(stream.response))
         try:
-            async for event in events:
-                if (text := state.apply(event)) is not None:
-                    return _OpenStream(stream, events, state, first_text=text)
+            async for batch in batches:
+                texts = [text for event in batch if (text := state.apply(event)) is not None]
+                if texts:
+                    return _OpenStream(stream, batches, state, first_texts=texts)
             if not state.complete:
                 raise IncompleteStreamError("the stream ended before message_stop")
         except BaseException as exc:
@@ -277,7 +287,7 @@ class ClaudeService:
             elif isinstance(exc, Exception) and is_ambiguous(exc):
                 call.bill.ambiguous(exc)
             raise
-        return _OpenStream(stream, events, state, first_text=None)
+        return _OpenStream(stream, batches, state, first_texts=[])
 
     # -- tokens ----------------------------------------------------------------------------------------------
 
@@ -423,9 +433,10 @@ class _Handoff:
 @dataclass(slots=True)
 class _OpenStream:
     stream: AsyncStream[RawMessageStreamEvent]
-    events: AsyncIterator[RawMessageStreamEvent]
+    batches: AsyncIterator[list[StreamEvent]]
     state: StreamState
-    first_text: str | None
+    #: The text of the read that brought the first text (retries end there).
+    first_texts: list[str]
 
 
 @cache

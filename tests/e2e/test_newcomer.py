@@ -52,7 +52,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
     command = [sys.executable, "-m", "local.stack", "--env", "dev", "--state-file", str(state)]
     command += ["--chat-port", "0", "--claude-port", "0", "--moto-port", "0"]
     command += ["--batch-delay", "0.5", "--tokens-per-second", "2000", "--first-token-delay", "0"]
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}"}
+    # Deployed, the switch is trusted for 30 s; the close/reopen steps expect the next request to see it.
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'functions'}:{ROOT}",
+        "KIT_SPEND_SWITCH_MAX_AGE_SECONDS": "0",
+    }
     process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         deadline = time.monotonic() + 90

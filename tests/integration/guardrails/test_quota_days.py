@@ -12,6 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from claude_kit.transaction import Transaction
 from claude_kit.user_quota import Allowance, UserQuota, UserQuotaExceededError
 from claude_kit.worst_case import Charge
 from local.guardrails import create_quota_table
@@ -186,3 +187,73 @@ def test_a_call_that_fills_the_allowance_exactly_fits() -> None:
         assert quota.hold("u", Charge(usd=0.4, tokens=40)) is not None
         with pytest.raises(UserQuotaExceededError):
             quota.hold("u", Charge(usd=0.000000001, tokens=0))
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def spend_in_transaction(quota: UserQuota, table: Any, usd: float) -> None:
+    """A chat turn's money as the chat writes it: the hold in one transaction, the settlement in another."""
+    opening = Transaction()
+    hold = quota.hold_into(opening, "u", Charge(usd=usd, tokens=0))
+    assert hold is not None
+    opening.commit(table.meta.client)
+    closing = Transaction()
+    quota.settle_into(closing, hold, Charge(usd=usd, tokens=0))
+    closing.commit(table.meta.client)
+
+
+def test_warnings_for_settlements_written_in_transactions_come_once_and_only_when_reached(
+    table, capsys
+) -> None:
+    # Given two containers serving the same user, each with its own view of the day ($1 allowance)
+    clock = Clock(datetime(2026, 12, 6, 12, tzinfo=UTC))
+    a_time, b_time = Monotonic(), Monotonic()
+    a = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=clock, monotonic=a_time)
+    b = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=clock, monotonic=b_time)
+    spend_in_transaction(a, table, 0.1)
+
+    # When container B spends past 50 %
+    spend_in_transaction(b, table, 0.3)
+    spend_in_transaction(b, table, 0.2)
+    # Then 50 % is reported once, by B
+    assert warnings(capsys) == 1
+
+    # When A, whose view is older, takes the day past 80 %: its view (0.1 + 0.25) does not see it yet
+    spend_in_transaction(a, table, 0.25)
+    assert warnings(capsys) == 0
+    # And once A's view is refreshed (with the allowance, after its 60 s), its next call reports 80 % once
+    a_time.now += 61
+    spend_in_transaction(a, table, 0.01)
+    assert warnings(capsys) == 1
+    spend_in_transaction(b, table, 0.01)
+    assert warnings(capsys) == 0
+
+    # And the stored day agrees: the spent total is exact and each level is marked once
+    day = item(table, "2026-12-06")
+    assert Decimal(day["spent_usd"]) == Decimal("0.87")
+    assert Decimal(day["committed_usd"]) == Decimal("0.87")
+    assert day["warned_levels"] == {"0.5", "0.8"}
+
+
+def test_a_hold_that_does_not_fit_cancels_the_whole_transaction_with_a_429(table) -> None:
+    # Given a user with $0.2 left of a $1 allowance
+    quota = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=Clock(datetime.now(UTC)))
+    hold = quota.hold("u", Charge(usd=0.8, tokens=0))
+    assert hold is not None
+    # When a transaction holds $0.3 next to another write
+    transaction = Transaction()
+    quota.hold_into(transaction, "u", Charge(usd=0.3, tokens=0))
+    transaction.add({"Put": {"TableName": table.name, "Item": {"user_id": "u", "day": "other-write"}}})
+    with pytest.raises(UserQuotaExceededError) as refused:
+        transaction.commit(table.meta.client)
+    # Then the refusal says what is left, and neither write happened
+    assert refused.value.remaining_usd == pytest.approx(0.2)
+    assert Decimal(item(table, hold.day)["committed_usd"]) == Decimal("0.8")
+    assert item(table, "other-write") == {}
+    assert not transaction.committed

@@ -26,6 +26,7 @@ from claude_kit.context_window import fit_context
 from claude_kit.recording import PreparedCall
 from claude_kit.reservation import SpendGate
 from claude_kit.settings import RuntimeSettings
+from claude_kit.transaction import Transaction
 from claude_kit.user_quota import Allowance, UserQuota
 from claude_kit.worst_case import Charge
 from local.chat import create_sessions_table
@@ -40,9 +41,12 @@ class HoldOnly:
     def __init__(self, gate: SpendGate) -> None:
         self.gate = gate
 
-    def prepare(self, request: ClaudeRequest, ctx: CallContext) -> PreparedCall:
+    def prepare(
+        self, request: ClaudeRequest, ctx: CallContext, *, transaction: Transaction | None = None
+    ) -> PreparedCall:
         window = fit_context(request.system, request.messages, 40, 100_000)
-        return PreparedCall(request, ctx, window, self.gate.reserve(ctx, Charge(usd=HOLD_USD, tokens=0)))
+        hold = self.gate.reserve(ctx, Charge(usd=HOLD_USD, tokens=0), transaction=transaction)
+        return PreparedCall(request, ctx, window, hold)
 
     def stream_prepared(self, prepared: PreparedCall) -> AsyncGenerator[Any]:
         raise AssertionError("Claude was called")
@@ -75,14 +79,14 @@ def test_a_request_that_loses_the_turn_race_gives_its_hold_back(chat, monkeypatc
     session_id = first.session.session_id
     stale = store.load(session_id, "u1")
     store.append_user_turn(stale, Turn(role=Role.USER, text="racing", message_id="m-race"))
-    monkeypatch.setattr(store, "load", lambda *_: stale)
+    monkeypatch.setattr(store, "load_recent", lambda *_, **__: stale)
 
     # When two more requests on the stale session are refused with 409
     for _ in range(2):
         with pytest.raises(ConcurrentTurnError):
             conversation.begin(ChatRequest(message="again", session_id=session_id), user_id="u1")
 
-    # Then only the first request's hold remains
+    # Then only the first request's hold remains: the refused ones were never written
     assert committed_usd(quota, "u1") == Decimal(str(HOLD_USD))
 
 

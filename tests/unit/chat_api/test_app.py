@@ -20,6 +20,7 @@ from claude_kit.errors import ClaudeError, QuotaExceededError, SpendGuardClosedE
 from claude_kit.reservation import Reservation
 from claude_kit.service import ClaudeService
 from claude_kit.settings import RuntimeSettings
+from claude_kit.transaction import Transaction
 from claude_kit.worst_case import Charge
 
 USER = {"x-kit-user-id": "alice"}
@@ -32,7 +33,9 @@ class RefusingGate:
         self.error = error
         self.checked: list[CallContext] = []
 
-    def reserve(self, ctx: CallContext, worst_attempt: Charge) -> Reservation:
+    def reserve(
+        self, ctx: CallContext, worst_attempt: Charge, *, transaction: Transaction | None = None
+    ) -> Reservation:
         self.checked.append(ctx)
         raise self.error
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.sse import format_sse_event
 from pydantic import ValidationError
 
 from chat_api.conversation import history_messages
-from chat_api.models import ChatRequest, Limits
+from chat_api.models import ChatRequest, DeltaEvent, DeltaEvents, Limits
 from chat_api.sessions import Role, StoredTurn
 
 LIMITS = Limits(message_max_chars=10, max_tokens_cap=100, allowed_models=("claude-sonnet-5-5",))
@@ -74,3 +75,22 @@ def test_history_alternates_questions_and_the_answers_they_got() -> None:
         {"role": "user", "content": "cut"},
         {"role": "assistant", "content": "half an ans"},
     ]
+
+
+@pytest.mark.parametrize("texts", [["Hel", "lo"], ['quote " and \\ back', "line\nbreak", "é ✓ 🙂"], [""]])
+def test_delta_frames_are_the_delta_events_the_schema_describes(texts: list[str]) -> None:
+    # Given deltas framed on the fast path, and the same deltas framed from the model
+    fast = DeltaEvents(texts).frames()
+    slow = b"".join(
+        format_sse_event(event="delta", data_str=DeltaEvent(text=text).model_dump_json()) for text in texts
+    )
+    # Then both are the same events: one `delta` each, whose data validates as a DeltaEvent with that text
+    assert parse_frames(fast) == parse_frames(slow) == [("delta", text) for text in texts]
+
+
+def parse_frames(stream: bytes) -> list[tuple[str, str]]:
+    events = []
+    for block in stream.decode().split("\n\n")[:-1]:
+        fields = dict(line.split(": ", 1) for line in block.split("\n"))
+        events.append((fields["event"], DeltaEvent.model_validate_json(fields["data"]).text))
+    return events

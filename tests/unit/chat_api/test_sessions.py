@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from chat_api.errors import ConcurrentTurnError, SessionNotFoundError
-from chat_api.sessions import Role, SessionStore, Turn
+from chat_api.sessions import Role, Session, SessionStore, Turn
+from claude_kit.transaction import Transaction
 
 NOW = 1_800_000_000.0
 DAY = 86_400
@@ -187,3 +188,82 @@ def test_each_turn_extends_the_sessions_life(store: SessionStore, clock: Clock) 
 
     # Then it is still there
     assert store.load(session.session_id, "alice").turns[0].text == "Hello"
+
+
+def started(store: SessionStore, user: str = "alice", text: str = "Hello") -> Session:
+    """A session begun as the chat begins one: header and first turn in one transaction."""
+    transaction = Transaction()
+    session, _ = store.start_into(transaction, user, user_turn(text))
+    store.commit(transaction)
+    return session
+
+
+def converse(store: SessionStore, session: Session, exchanges: int) -> None:
+    for n in range(exchanges):
+        current = store.load(session.session_id, session.user_id)
+        asked = store.append_user_turn(current, user_turn(f"q{n}"))
+        store.store_answer(current, asked.seq + 1, answer(f"a{n}"))
+
+
+def test_a_session_starts_with_its_first_turn_and_the_answers_slot_claimed(store: SessionStore) -> None:
+    # Given a session begun in one transaction
+    session = started(store)
+
+    # When its answer is stored and the session loaded
+    store.store_answer(session, 2, answer())
+    loaded = store.load(session.session_id, "alice")
+
+    # Then the first turn and its answer are there, and the next turn starts after them
+    assert [(t.seq, t.text) for t in loaded.turns] == [(1, "Hello"), (2, "Hi there")]
+    assert loaded.last_seq == 2
+
+
+@pytest.mark.parametrize("exchanges", [1, 6])
+def test_the_recent_turns_are_the_newest_of_the_whole_history(store: SessionStore, exchanges: int) -> None:
+    # Given a session with a few exchanges (the header within reach of the query, or not)
+    session = started(store)
+    store.store_answer(session, 2, answer())
+    converse(store, session, exchanges)
+    whole = store.load(session.session_id, "alice")
+
+    # When only the 4 newest turns are read
+    recent = store.load_recent(session.session_id, "alice", turns=4)
+
+    # Then they are the whole history's last 4, and the next turn is claimed where the whole history says
+    assert recent.turns == whole.turns[-4:]
+    assert recent.last_seq == whole.last_seq
+    store.append_user_turn(recent, user_turn("next"))
+    assert store.load(session.session_id, "alice").turns[-1].text == "next"
+
+
+def test_recent_turns_of_an_unanswered_question_leave_its_answer_slot_free(store: SessionStore) -> None:
+    # Given a long session whose newest question has no stored answer (the answer's write failed)
+    session = started(store)
+    store.store_answer(session, 2, answer())
+    converse(store, session, 3)
+    current = store.load(session.session_id, "alice")
+    store.append_user_turn(current, user_turn("unanswered"))
+
+    # When the recent turns are read and the user asks again
+    recent = store.load_recent(session.session_id, "alice", turns=2)
+    store.append_user_turn(recent, user_turn("again"))
+
+    # Then the new question comes after the unanswered one's slot, not in it
+    seqs = [(t.seq, t.text) for t in store.load(session.session_id, "alice").turns[-2:]]
+    assert seqs == [(9, "unanswered"), (11, "again")]
+
+
+def test_recent_turns_of_someone_elses_or_an_expired_session_are_not_found(
+    store: SessionStore, clock: Clock
+) -> None:
+    # Given alice's session, longer than the turns read (so the header is out of the query's reach)
+    session = started(store)
+    store.store_answer(session, 2, answer())
+    converse(store, session, 3)
+
+    # Then bob cannot read its recent turns, and nobody can once it expired
+    with pytest.raises(SessionNotFoundError):
+        store.load_recent(session.session_id, "bob", turns=2)
+    clock.now += 31 * DAY
+    with pytest.raises(SessionNotFoundError):
+        store.load_recent(session.session_id, "alice", turns=2)

@@ -17,7 +17,8 @@ EVENT: TypeAdapter[Any] = TypeAdapter(RawMessageStreamEvent)
 def fold(*events: dict[str, Any]) -> tuple[StreamState, list[str]]:
     state, texts = StreamState(), []
     for event in events:
-        if (text := state.apply(EVENT.validate_python(event))) is not None:
+        EVENT.validate_python(event)  # each scripted event is one the API can send
+        if (text := state.apply(event)) is not None:
             texts.append(text)
     return state, texts
 
