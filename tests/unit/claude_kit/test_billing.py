@@ -135,3 +135,16 @@ def test_estimated_output_counts_only_streams_cut_before_their_usage() -> None:
     bill.billed("claude-sonnet-5-5", Usage(input_tokens=5, output_tokens=60))
 
     assert bill.estimated_output_tokens == 40
+
+
+def test_attempts_on_the_same_model_add_up_at_the_given_prices() -> None:
+    # Given an environment's own price for the model, and two billed attempts on it
+    table = load_price_table({"claude-sonnet-5-5": {"input": 100.0, "output": 200.0}})
+    bill = CallBill()
+    bill.billed("claude-sonnet-5-5", Usage(input_tokens=1_000, output_tokens=100))
+    bill.billed("claude-sonnet-5-5", Usage(input_tokens=2_000, output_tokens=300))
+
+    # Then the model carries both, priced with that table: 3k x $100/M + 400 x $200/M
+    (charge,) = bill.by_model(table, WORST).values()
+    assert charge.usd == pytest.approx(3_000 * 100 / 1e6 + 400 * 200 / 1e6)
+    assert charge.tokens == 3_400

@@ -329,3 +329,32 @@ def test_bookkeeping_failures_are_logged_and_never_undo_the_call(caplog: pytest.
         "Quota could not release a hold",
         "Quota could not settle a Claude call",
     ]
+
+
+def test_the_per_model_split_reaches_the_quota_on_every_settlement_path() -> None:
+    by_model = {
+        "claude-sonnet-5-5": Charge(usd=0.15, tokens=30),
+        "claude-haiku-5-5": Charge(usd=0.05, tokens=10),
+    }
+    quota = JoinableQuota()
+    # Written at once
+    held(quota).settle(SPENT, by_model=by_model)
+    # Deferred, then written by the owner's transaction
+    joined = held(quota)
+    joined.defer_settlement()
+    joined.settle(SPENT, by_model=by_model)
+    transaction = Transaction()
+    joined.settle_into(transaction)
+    transaction.commit(Client())
+    assert joined.finished
+    joined.finish()
+    # Deferred, then written on its own by finish
+    alone = held(quota)
+    alone.defer_settlement()
+    alone.settle(SPENT, by_model=by_model)
+    alone.finish()
+    assert alone.finished
+
+    assert quota.by_model == [by_model] * 3
+    assert quota.settled == [SPENT] * 3
+    assert quota.released == []
