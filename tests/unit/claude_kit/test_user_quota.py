@@ -219,3 +219,79 @@ def test_a_new_day_seen_only_through_the_cached_allowance_starts_from_nothing(
     # Then the new day's 50 % is reported when it is reached, not before and not never
     assert warnings(capsys) == 1
     assert day(table, "2026-12-07")["warned_levels"] == {"0.5"}
+
+
+def test_a_hold_in_a_transaction_rides_out_a_conflicting_write(table: Any) -> None:
+    user = quota(table)
+    transaction = Transaction()
+    user.hold_into(transaction, "u", Charge(usd=0.4, tokens=10))
+    client = ConflictOnce(table.meta.client)
+
+    transaction.commit(client)
+
+    assert client.attempts == 2
+    assert day(table)["committed_usd"] == Decimal("0.4")
+
+
+@pytest.mark.parametrize(
+    ("worst", "refused_in"),
+    [(Charge(usd=1.5, tokens=10), "USD"), (Charge(usd=0.5, tokens=1001), "tokens")],
+    ids=["dollars", "tokens"],
+)
+def test_a_worst_case_larger_than_the_whole_allowance_is_refused_before_any_write(
+    table: Any, worst: Charge, refused_in: str
+) -> None:
+    # Given a new user (no usage item yet: a conditional write would find nothing to compare)
+    user = quota(table, usd=1.0, tokens=1000)
+    # When a call's worst case is larger than the whole allowance in one unit
+    with pytest.raises(UserQuotaExceededError) as refused:
+        user.hold("u", worst)
+    # Then it is refused in that unit, and nothing is written
+    assert refused.value.limit.endswith(refused_in)
+    assert day(table) == {}
+
+
+def test_a_worst_case_of_exactly_the_whole_allowance_fits(table: Any) -> None:
+    user = quota(table, usd=1.0, tokens=1000)
+    assert held(user, 1.0, tokens=1000).held == Charge(usd=1.0, tokens=1000)
+    assert (day(table)["committed_usd"], day(table)["committed_tokens"]) == (Decimal("1"), 1000)
+
+
+def test_the_allowance_and_the_day_are_read_consistently_and_throttled_keys_one_by_one(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a user with an override, whose day is already at $1.2 with 50 % reported
+    table.put_item(Item={"user_id": "u", "day": "allowance", "daily_usd": Decimal("2"), "daily_tokens": 900})
+    table.put_item(
+        Item={"user_id": "u", "day": "2026-12-06", "spent_usd": Decimal("1.2"), "warned_levels": {"0.5"}}
+    )
+    # And DynamoDB answering the batch read with every key unprocessed (throttled), as it may
+    requests: list[tuple[str, dict[str, Any]]] = []
+    events = table.meta.client.meta.events
+
+    def record(params: dict[str, Any], model: Any, **_: Any) -> None:
+        requests.append((model.name, dict(params)))
+
+    def throttle(parsed: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "BatchGetItem":
+            keys = [{"user_id": "u", "day": "allowance"}, {"user_id": "u", "day": "2026-12-06"}]
+            parsed["Responses"] = {"quota": []}
+            parsed["UnprocessedKeys"] = {"quota": {"Keys": keys}}
+
+    events.register("provide-client-params.dynamodb", record)
+    events.register("after-call.dynamodb", throttle)
+
+    # When the user's allowance is read
+    user = quota(table)
+    allowance = user.allowance("u")
+
+    # Then the override is found, every read is strongly consistent, and the day's figures are known:
+    assert allowance == Allowance(usd=2.0, tokens=900)
+    assert [name for name, _ in requests] == ["BatchGetItem", "GetItem", "GetItem"]
+    assert requests[0][1]["RequestItems"]["quota"]["ConsistentRead"] is True
+    assert all(params["ConsistentRead"] is True for _, params in requests[1:])
+    # a settlement of $0.5 (to $1.7 of $2) reports 80 %, and not 50 % again
+    events.unregister("after-call.dynamodb", throttle)
+    user.settle(held(user, 0.5), Charge(usd=0.5, tokens=0))
+    assert warnings(capsys) == 1
+    assert day(table)["warned_levels"] == {"0.5", "0.8"}
