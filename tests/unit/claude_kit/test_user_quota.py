@@ -234,21 +234,29 @@ def test_a_hold_in_a_transaction_rides_out_a_conflicting_write(table: Any) -> No
 
 
 @pytest.mark.parametrize(
-    ("worst", "refused_in"),
-    [(Charge(usd=1.5, tokens=10), "USD"), (Charge(usd=0.5, tokens=1001), "tokens")],
+    ("worst", "limit", "used"),
+    [
+        (Charge(usd=1.5, tokens=10), "1 USD", "0.3 USD"),
+        (Charge(usd=0.5, tokens=1001), "1000 tokens", "100 tokens"),
+    ],
     ids=["dollars", "tokens"],
 )
 def test_a_worst_case_larger_than_the_whole_allowance_is_refused_before_any_write(
-    table: Any, worst: Charge, refused_in: str
+    table: Any, worst: Charge, limit: str, nothing: str, used: str
 ) -> None:
-    # Given a new user (no usage item yet: a conditional write would find nothing to compare)
+    # Given a new user (no usage item yet: a conditional write would find nothing to compare) …
     user = quota(table, usd=1.0, tokens=1000)
-    # When a call's worst case is larger than the whole allowance in one unit
     with pytest.raises(UserQuotaExceededError) as refused:
         user.hold("u", worst)
-    # Then it is refused in that unit, and nothing is written
-    assert refused.value.limit.endswith(refused_in)
+    # Then a call larger than the whole allowance in one unit is refused in that unit, and nothing is written
+    assert (refused.value.limit, refused.value.used) == (limit, nothing)
     assert day(table) == {}
+
+    # … and a user who already used some of the day is told how much
+    held(user, 0.3, tokens=100)
+    with pytest.raises(UserQuotaExceededError) as refused:
+        user.hold("u", worst)
+    assert (refused.value.limit, refused.value.used) == (limit, used)
 
 
 def test_a_worst_case_of_exactly_the_whole_allowance_fits(table: Any) -> None:
