@@ -234,10 +234,10 @@ def test_a_hold_in_a_transaction_rides_out_a_conflicting_write(table: Any) -> No
 
 
 @pytest.mark.parametrize(
-    ("worst", "limit", "used"),
+    ("worst", "limit", "nothing", "used"),
     [
-        (Charge(usd=1.5, tokens=10), "1 USD", "0.3 USD"),
-        (Charge(usd=0.5, tokens=1001), "1000 tokens", "100 tokens"),
+        (Charge(usd=1.5, tokens=10), "1 USD", "0 USD", "0.3 USD"),
+        (Charge(usd=0.5, tokens=1001), "1000 tokens", "0 tokens", "100 tokens"),
     ],
     ids=["dollars", "tokens"],
 )
