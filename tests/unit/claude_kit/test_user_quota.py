@@ -257,6 +257,7 @@ def test_a_worst_case_larger_than_the_whole_allowance_is_refused_before_any_writ
     with pytest.raises(UserQuotaExceededError) as refused:
         user.hold("u", worst)
     assert (refused.value.limit, refused.value.used) == (limit, used)
+    assert str(refused.value).startswith("user 'u': ")
 
 
 def test_a_worst_case_of_exactly_the_whole_allowance_fits(table: Any) -> None:
@@ -303,3 +304,13 @@ def test_the_allowance_and_the_day_are_read_consistently_and_throttled_keys_one_
     user.settle(held(user, 0.5), Charge(usd=0.5, tokens=0))
     assert warnings(capsys) == 1
     assert day(table)["warned_levels"] == {"0.5", "0.8"}
+
+
+def test_a_token_allowance_holds_up_to_its_last_token_and_not_one_more(table: Any) -> None:
+    user = quota(table, usd=None, tokens=1000)
+    held(user, 0.0, tokens=600)
+    with pytest.raises(UserQuotaExceededError) as refused:
+        user.hold("u", Charge(usd=0.0, tokens=401))
+    assert (refused.value.used, refused.value.needed) == ("600 tokens", "401 tokens")
+    held(user, 0.0, tokens=400)
+    assert day(table)["committed_tokens"] == 1000
