@@ -235,3 +235,21 @@ def test_the_time_to_first_token_is_the_first_hand_on() -> None:
     state.handed_on(120.0)
     state.handed_on(340.0)
     assert state.ttft_ms == 120.0
+
+
+def test_a_final_delta_reporting_no_output_is_taken_at_its_word() -> None:
+    state, _ = fold(start(), final(output_tokens=0))
+    assert state.usage().output_tokens == 0
+
+
+def test_a_tool_call_cut_in_pieces_counts_its_pieces_joined() -> None:
+    # Given a tool call's JSON arriving in three pieces, cut before its block stopped
+    state, _ = fold(
+        start(output_tokens=0),
+        block(0, {"type": "tool_use", "id": "tu_1", "name": "lookup", "input": {}}),
+        delta(0, {"type": "input_json_delta", "partial_json": '{"q'}),
+        delta(0, {"type": "input_json_delta", "partial_json": '": '}),
+        delta(0, {"type": "input_json_delta", "partial_json": '"x'}),
+    )
+    # Then the estimate is the joined text at 3.5 characters a token
+    assert state.generated_tokens_estimate() == math.ceil(len('{"q": "x') / 3.5)
