@@ -88,11 +88,12 @@ def _mutmut_section(copied: list[str]) -> str:
     )
 
 
-def scores(mutants_dir: Path) -> dict[str, tuple[int, int, list[str]]]:
-    """Per module: killed, counted, and the names of the mutants that survived."""
+def scores(mutants_dir: Path) -> dict[str, tuple[int, int, list[str], list[str]]]:
+    """Per module: killed, counted, the mutants that survived, and those killed by a timeout (which on a busy
+    machine may be a slow test rather than a kill: `--survivors` runs them again)."""
     from mutmut.stats import status_by_exit_code
 
-    result: dict[str, tuple[int, int, list[str]]] = {}
+    result: dict[str, tuple[int, int, list[str], list[str]]] = {}
     for meta in sorted(mutants_dir.rglob("*.py.meta")):
         exit_codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
         statuses = {name: status_by_exit_code[code] for name, code in exit_codes.items()}
@@ -102,7 +103,8 @@ def scores(mutants_dir: Path) -> dict[str, tuple[int, int, list[str]]]:
         killed = sum(1 for name in counted if statuses[name] in KILLED)
         survived = sorted(name for name in counted if statuses[name] not in KILLED)
         module = str(meta.relative_to(mutants_dir)).removesuffix(".meta")
-        result[module] = (killed, len(counted), survived)
+        timed_out = sorted(name for name in counted if statuses[name] == "timeout")
+        result[module] = (killed, len(counted), survived, timed_out)
     return result
 
 
@@ -122,7 +124,7 @@ def main() -> int:
     parser.add_argument(
         "--survivors",
         action="store_true",
-        help="run again only the mutants that survived the last run (killed ones stay killed as tests grow)",
+        help="run again only the last run's survivors and timeouts (killed ones stay killed as tests grow)",
     )
     args = parser.parse_args()
     if not args.no_run:
@@ -131,7 +133,10 @@ def main() -> int:
         if args.survivors:
             last = scores(WORKSPACE / "mutants") if (WORKSPACE / "mutants").exists() else {}
             names = [
-                name for module, row in last.items() for name in row[2] if _selected(module, args.modules)
+                name
+                for module, (_, _, survived, timed_out) in last.items()
+                if _selected(module, args.modules)
+                for name in survived + timed_out
             ]
         prepare_workspace(Path.cwd())
         if names or not args.survivors:
@@ -144,13 +149,15 @@ def main() -> int:
         return 2
     below = []
     print(f"{'module':<40} {'killed':>7} {'of':>5} {'score':>7}")
-    for module, (killed, counted, survived) in table.items():
+    for module, (killed, counted, survived, timed_out) in table.items():
         score = killed / counted
         print(f"{module:<40} {killed:>7} {counted:>5} {score:>7.1%}")
         if score < TARGET:
             below.append(module)
         for name in survived:
             print(f"    survived: {name}")
+        for name in timed_out:
+            print(f"    timed out (counted as killed): {name}")
     if below:
         print(f"below the {TARGET:.0%} target: {', '.join(below)}")
         return 1
