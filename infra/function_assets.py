@@ -68,9 +68,9 @@ FUNCTION_ASSETS: dict[str, FunctionAsset] = {
     "spend_guard": FunctionAsset(
         "spend_guard", code=("spend_guard", "batch_jobs", "claude_kit"), requirements=(*_SHARED, *_CLAUDE)
     ),
-    # Reads the Usage & Cost Admin API with the SDK's HTTP client (httpx2, which the SDK brings).
+    # Reads the Usage & Cost Admin API over plain HTTP (httpx2, the SDK's HTTP client), without the SDK.
     "reconciliation": FunctionAsset(
-        "reconciliation", code=("reconciliation", "claude_kit"), requirements=(*_SHARED, *_CLAUDE)
+        "reconciliation", code=("reconciliation", "claude_kit"), requirements=(*_SHARED, "httpx2")
     ),
 }
 

@@ -127,5 +127,6 @@ def _print(body: dict[str, Any]) -> None:
             console.say(f"  changed by: {state.get('changed_by') or '-'} at {state.get('changed_at') or '-'}")
         if outcome.get("action") not in (None, "unchanged"):
             console.say(f"action: {outcome['action']} ({outcome.get('detail', '')})")
+            console.say("functions calling Claude read the switch at most every 30 s: they follow within it")
         if changed := outcome.get("mappings_changed"):
             console.say(f"batch consumers changed: {len(changed)}")

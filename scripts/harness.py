@@ -62,7 +62,7 @@ class ServerProcess:
             env=python_environment(),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            # moto's own tracebacks (its transactions race under concurrent requests) would bury the table.
+            # moto's own log lines would bury the table.
             stderr=subprocess.DEVNULL,
             text=True,
         )

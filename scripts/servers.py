@@ -27,11 +27,14 @@ class CallCounter:
 
     moto answers every call through this one WSGI app, so the count is exact whatever client made the call.
     `GET /_bench/calls` answers the counts so far; moto's own `/moto-api/…` requests are not counted.
+    Calls are answered one at a time: moto's DynamoDB transactions are not thread-safe (concurrent ones fail
+    with a 500 on its threaded server), and it runs one call at a time under the GIL anyway.
     """
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self._serving = threading.Lock()
         self._calls: Counter[str] = Counter()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -46,7 +49,8 @@ class CallCounter:
         if not path.startswith("/moto-api"):
             with self._lock:
                 self._calls[_operation(environ)] += 1
-        return self._app(environ, start_response)
+        with self._serving:
+            return list(self._app(environ, start_response))
 
 
 def _operation(environ: dict[str, Any]) -> str:

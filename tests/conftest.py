@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures.fake_claude",
     "tests.fixtures.local_stack",
     "tests.fixtures.chat",
+    "tests.fixtures.chat_page",
     "tests.fixtures.spend_guard",
 ]
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import anyio
 from anyio.to_thread import run_sync
+from botocore.exceptions import BotoCoreError, ClientError
 
 from chat_api.errors import ChatError
 from chat_api.models import (
@@ -208,12 +209,15 @@ class Conversation:
         transaction = Transaction()
         self._store.answer_into(transaction, exchange.session, exchange.answer_seq, turn)
         exchange.prepared.reservation.settle_into(transaction)
+        session_id = exchange.session.session_id
         try:
             self._store.commit(transaction)
         except ChatError:
             # The owner deleted the session mid-answer: there is nothing left to attach the answer to.
-            session_id = exchange.session.session_id
             logger.info("Answer not stored: the session is gone", extra={"session_id": session_id})
+        except (BotoCoreError, ClientError):
+            # The user has the whole answer already; the history will miss it, which is logged, not raised.
+            logger.exception("Answer not stored: the sessions table failed", extra={"session_id": session_id})
         finally:
             exchange.abandon()
 

@@ -205,7 +205,10 @@ class RetryPolicy:
         return Retrying(sleep=self.sleep, **attempts.tenacity_options())
 
     def async_retrying(self, attempts: Attempts) -> AsyncRetrying:
-        return AsyncRetrying(sleep=self.async_sleep, **attempts.tenacity_options())
+        # The reservation's check may write to DynamoDB (a top-up): off the event loop, in a worker thread.
+        return AsyncRetrying(
+            sleep=self.async_sleep, **{**attempts.tenacity_options(), "stop": attempts.stop_async}
+        )
 
 
 class Attempts:
@@ -271,6 +274,15 @@ class Attempts:
         return retry_after if retry_after is not None else self._backoff(state)
 
     def _stop(self, state: RetryCallState) -> bool:
+        return self._limit_reached(state) or not self.may_retry()
+
+    async def stop_async(self, state: RetryCallState) -> bool:
+        """`_stop` for streams: `may_retry` (it may top the hold up in DynamoDB) runs in a worker thread."""
+        from anyio.to_thread import run_sync
+
+        return self._limit_reached(state) or not await run_sync(self.may_retry)
+
+    def _limit_reached(self, state: RetryCallState) -> bool:
         failure = _failure(_exception(state))
         if state.attempt_number >= self.policy.max_attempts:
             return True
@@ -278,9 +290,7 @@ class Attempts:
             return True
         if state.upcoming_sleep > self.policy.retry_after_max_seconds:
             return True
-        if self.remaining_seconds is not None and state.upcoming_sleep >= self.remaining_seconds():
-            return True
-        return not self.may_retry()
+        return self.remaining_seconds is not None and state.upcoming_sleep >= self.remaining_seconds()
 
     def _before_sleep(self, state: RetryCallState) -> None:
         exc = _exception(state)

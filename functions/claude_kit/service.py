@@ -201,7 +201,7 @@ class ClaudeService:
                         self._open_stream, call
                     )
                 except Exception as exc:
-                    if not self._switch_to_fallback(call, exc):
+                    if not await run_sync(self._switch_to_fallback, call, exc):  # may top the hold up
                         raise
                     opened = await self._open_stream(call)
             except Exception as exc:

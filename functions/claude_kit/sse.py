@@ -26,6 +26,7 @@ async def event_batches(response: httpx2.Response) -> AsyncIterator[list[StreamE
     from anthropic._streaming import SSEDecoder
 
     decoder = SSEDecoder()
+    # Lines end in LF or CRLF (the API's, as every HTTP server's); SSE's lone-CR line end is not expected.
     pending = b""
     async for chunk in response.aiter_bytes():
         *lines, pending = (pending + chunk).split(b"\n")

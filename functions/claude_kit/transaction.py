@@ -40,6 +40,11 @@ class Transaction:
     def __len__(self) -> int:
         return len(self._parts)
 
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        """The `TransactItems` so far, in order."""
+        return [part.item for part in self._parts]
+
     def add(
         self,
         item: dict[str, Any],
@@ -67,9 +72,7 @@ class Transaction:
 
         for attempt in range(1, CONFLICT_ATTEMPTS + 1):
             try:
-                client.transact_write_items(
-                    ClientRequestToken=str(uuid.uuid4()), TransactItems=[part.item for part in self._parts]
-                )
+                client.transact_write_items(ClientRequestToken=str(uuid.uuid4()), TransactItems=self.items)
             except ClientError as exc:
                 if exc.response["Error"]["Code"] != "TransactionCanceledException":
                     raise

@@ -1,19 +1,15 @@
-"""The chat page in a real headless Chromium (Debian's `chromium`, driven by Playwright) against the local
-stack: a user types, the answer appears as Claude writes it, then the done line; refusals read as words.
-
-Playwright only drives the browser: it never downloads one (`playwright install` is not used). Screenshots go
-to `.artifacts/` (git-ignored) so a person can look at what the test saw.
+"""The chat page in a real headless Chromium (Debian's `chromium`, driven by Playwright: the shared `browser`
+fixture, tests/fixtures/chat_page.py) against the local stack: a user types, the answer appears as Claude
+writes it, then the done line; refusals read as words.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -26,6 +22,7 @@ from chat_api.settings import ChatSettings
 from local.fake_claude import Fault
 from tests.fixtures.alert_messages import alarm_message, sns_event
 from tests.fixtures.chat import ChatClient
+from tests.fixtures.chat_page import answer_states, chat_page, open_chat, screenshot, send
 from tests.fixtures.spend_guard import BRAKE_ALARM, LambdaContext
 
 if TYPE_CHECKING:
@@ -35,82 +32,16 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).parents[2] / ".artifacts"
 TEXT = "Streaming matters because the first words reach the reader while the rest of the answer is written."
 #: The fake writes one output token per word (with its leading space).
 WORDS = re.findall(r"\s*\S+", TEXT)
 #: Slow enough that the page must render many intermediate states, fast enough to finish in about a second.
 TOKENS_PER_SECOND = 20
-#: What the page's transcript looked like each time the answer's text changed (installed before it starts).
-RECORD_ANSWER_STATES = """
-window.answerStates = [];
-new MutationObserver(() => {
-  const answer = document.querySelector(".turn.assistant .text");
-  const done = document.querySelector(".turn.assistant .meta") !== null;
-  if (answer) window.answerStates.push({ text: answer.textContent, done });
-}).observe(document, { subtree: true, childList: true, characterData: true });
-"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium; .ci/run installs it in CI)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
 def page(browser: Browser, chat: ChatClient, local_stack_env: LocalStack) -> Iterator[Page]:
-    context = browser.new_context(base_url=local_stack_env.urls["chat API"])
-    page = context.new_page()
-    page.set_default_timeout(30_000)
-    page.add_init_script(RECORD_ANSWER_STATES)
-    yield page
-    context.close()
-
-
-def open_chat(page: Page, user: str | None = "alice") -> None:
-    page.goto("/")
-    page.wait_for_selector("body[data-ready=true]")
-    if user is not None:
-        page.fill("#identity", user)
-
-
-def send(page: Page, message: str) -> None:
-    page.fill("#message", message)
-    page.press("#message", "Enter")
-
-
-def answer_states(page: Page) -> list[dict[str, Any]]:
-    states: list[dict[str, Any]] = page.evaluate("window.answerStates")
-    return states
-
-
-def screenshot(page: Page, name: str) -> Path:
-    """What the window shows (the last turns: the page keeps the newest in view)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    assert path.read_bytes().startswith(b"\x89PNG"), path
-    return path
+    yield from chat_page(browser, local_stack_env.urls["chat API"])
 
 
 def test_an_answer_streams_into_the_page_and_ends_with_tokens_cost_and_time_to_first_token(

@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import EndpointConnectionError
 
+from chat_api.sessions import SessionStore
 from claude_kit.settings import RuntimeSettings
+from claude_kit.transaction import Transaction
 from local.fake_claude import FakeClaudeServer, Fault
 from local.fake_claude.faults import CallFault
 from tests.integration.chat_api.conftest import ChatAppFactory
@@ -87,3 +90,38 @@ def test_each_fault_ends_every_chat_request_in_done_or_error_and_loses_nothing(
         turns = [turn for turn in turns if "role" in turn]
         assert [turn["role"] for turn in turns] == ["user", "assistant"], turns
         assert turns[1]["partial"] is (final == "error")
+
+
+def test_an_answer_the_sessions_table_cannot_store_still_ends_in_done(
+    chat_app: ChatAppFactory, fake_claude: FakeClaudeServer, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    # Given a sessions table that fails every write of an answer (an outage after the question was stored)
+    client = chat_app(runtime=RUNTIME)
+    commit = SessionStore.commit
+
+    def failing_answers(store: SessionStore, transaction: Transaction) -> None:
+        if transaction_puts_an_answer(transaction):
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.invalid")
+        commit(store, transaction)
+
+    monkeypatch.setattr(SessionStore, "commit", failing_answers)
+
+    # When a question is answered
+    response = client.post("/chat", json={"message": "Question"}, headers=USER)
+
+    # Then the user gets the whole answer and `done`, and the lost write is logged, not turned into an error
+    streamed = events(response.text)
+    assert [name for name, _ in streamed][-1] == "done"
+    assert "Answer not stored: the sessions table failed" in caplog.text
+    # (the whole answer: the same question answered with the table working again gets the same text)
+    monkeypatch.setattr(SessionStore, "commit", commit)
+    control = events(client.post("/chat", json={"message": "Question"}, headers=USER).text)
+    assert delta_text(streamed) == delta_text(control) != ""
+
+
+def delta_text(streamed: list[tuple[str, dict[str, Any]]]) -> str:
+    return "".join(data["text"] for name, data in streamed if name == "delta")
+
+
+def transaction_puts_an_answer(transaction: Transaction) -> bool:
+    return any(item.get("Put", {}).get("Item", {}).get("role") == "assistant" for item in transaction.items)

@@ -368,3 +368,29 @@ def test_a_consumer_cancelled_while_the_hold_is_taken_leaves_nothing_held():
     assert len(quota.released) == 1
     assert quota.committed == pytest.approx(0)
     assert harness.api.requests == []
+
+
+def test_a_stream_retry_after_a_billed_attempt_tops_the_hold_up_off_the_event_loop():
+    # Given a user quota, and a stream whose first attempt is billed (message_start) then fails before text
+    quota = MemoryQuota()
+    top_up_threads: list[threading.Thread] = []
+    top_up = quota.top_up
+
+    def recorded_top_up(hold, to):
+        top_up_threads.append(threading.current_thread())
+        return top_up(hold, to)
+
+    quota.top_up = recorded_top_up  # type: ignore[method-assign]  # to see where it runs
+    harness = make_harness(gate=SpendGate(quota=quota))  # type: ignore[arg-type]  # a UserQuota stand-in
+    broken = [*text_events("never", input_tokens=5000)[:2], error_event("overloaded_error")]
+    harness.api.queue(stream(broken), stream(text_events("At last")))
+
+    # When the call is retried and answers
+    events = collect(harness.service, ask())
+
+    # Then the hold was raised before the retry (the first bill plus another worst case), in a worker
+    # thread, never on the event loop's thread, and the answer came through
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "At last"
+    assert len(top_up_threads) == 1
+    assert top_up_threads[0] is not threading.main_thread()
+    assert len(quota.top_ups) == 1
