@@ -314,3 +314,68 @@ def test_a_token_allowance_holds_up_to_its_last_token_and_not_one_more(table: An
     assert (refused.value.used, refused.value.needed) == ("600 tokens", "401 tokens")
     held(user, 0.0, tokens=400)
     assert day(table)["committed_tokens"] == 1000
+
+
+@pytest.mark.parametrize(("left", "retry_after"), [(0.0, 1), (0.5, 1), (1.5, 2), (3600.0, 3600)])
+def test_retry_after_is_the_whole_seconds_to_midnight_and_never_zero(left: float, retry_after: int) -> None:
+    midnight = datetime(2026, 12, 7, tzinfo=UTC)
+    error = UserQuotaExceededError(
+        user_id="u",
+        limit="1 USD",
+        used="1 USD",
+        needed="0.1 USD",
+        remaining_usd=0.0,
+        resets_at=midnight,
+        now=midnight - timedelta(seconds=left),
+    )
+    assert error.retry_after_seconds == retry_after
+
+
+def test_a_call_that_fills_the_dollars_exactly_but_not_the_tokens_is_refused_in_tokens(table: Any) -> None:
+    user = quota(table, usd=1.0, tokens=1000)
+    held(user, 0.7, tokens=900)
+    with pytest.raises(UserQuotaExceededError) as refused:
+        user.hold("u", Charge(usd=0.3, tokens=200))
+    assert (refused.value.limit, refused.value.used, refused.value.needed) == (
+        "1000 tokens",
+        "900 tokens",
+        "200 tokens",
+    )
+
+
+def test_a_container_tries_each_warning_level_once_and_only_once_reached(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a container's quota, with every warning write it sends recorded
+    writes: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        if "warned_levels" in params.get("UpdateExpression", ""):
+            writes.append(params["ExpressionAttributeValues"][":one"])
+
+    table.meta.client.meta.events.register("provide-client-params.dynamodb.UpdateItem", record)
+    user = quota(table)
+
+    # When the user's day goes to $0.3 (no level), $0.6 (50 %), then $0.7 and $0.9 (80 %)
+    for usd in (0.3, 0.3, 0.1, 0.2):
+        user.settle(held(user, usd), Charge(usd=usd, tokens=0))
+
+    # Then each level was written once, when reached, and reported once
+    assert writes == ["0.5", "0.8"]
+    assert warnings(capsys) == 2
+
+
+def test_a_level_another_container_reported_does_not_stop_the_next_one(
+    table: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given two containers that both read the user's day while it was empty ($1 allowance)
+    a, b = quota(table), quota(table)
+    a_hold, b_hold = held(a, 0.6), held(b, 0.3)
+    # When A takes the day to $0.6 (A reports 50 %), then B to $0.9
+    a.settle(a_hold, Charge(usd=0.6, tokens=0))
+    assert warnings(capsys) == 1
+    b.settle(b_hold, Charge(usd=0.3, tokens=0))
+
+    # Then B, finding 50 % reported already, still reports 80 %
+    assert warnings(capsys) == 1
+    assert day(table)["warned_levels"] == {"0.5", "0.8"}
