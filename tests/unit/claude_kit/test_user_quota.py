@@ -312,6 +312,7 @@ def test_a_token_allowance_holds_up_to_its_last_token_and_not_one_more(table: An
     with pytest.raises(UserQuotaExceededError) as refused:
         user.hold("u", Charge(usd=0.0, tokens=401))
     assert (refused.value.used, refused.value.needed) == ("600 tokens", "401 tokens")
+    assert str(refused.value).startswith("user 'u': ")
     held(user, 0.0, tokens=400)
     assert day(table)["committed_tokens"] == 1000
 
