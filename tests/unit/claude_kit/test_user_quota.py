@@ -380,3 +380,27 @@ def test_a_level_another_container_reported_does_not_stop_the_next_one(
     # Then B, finding 50 % reported already, still reports 80 %
     assert warnings(capsys) == 1
     assert day(table)["warned_levels"] == {"0.5", "0.8"}
+
+
+def test_a_hold_is_rounded_up_to_the_nano_dollar(table: Any) -> None:
+    held(quota(table), 0.1234567891)
+    assert day(table)["committed_usd"] == Decimal("0.12345679")
+
+
+def test_an_override_is_trusted_for_its_max_age_and_read_again_once_it_is_over(table: Any) -> None:
+    class Monotonic:
+        now = 0.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Monotonic()
+    user = UserQuota(table=table, default=Allowance(usd=1.0, tokens=None), now=Clock(NOON), monotonic=clock)
+    table.put_item(Item={"user_id": "u", "day": "allowance", "daily_usd": Decimal("2")})
+    assert user.allowance("u").usd == 2.0
+
+    table.put_item(Item={"user_id": "u", "day": "allowance", "daily_usd": Decimal("3")})
+    clock.now = 59.9
+    assert user.allowance("u").usd == 2.0
+    clock.now = 60.0
+    assert user.allowance("u").usd == 3.0
