@@ -121,6 +121,7 @@ def test_without_deferral_settle_writes_at_once_and_later_calls_are_no_ops() -> 
     quota = JoinableQuota()
     reservation = held(quota)
     reservation.settle(SPENT)
+    assert reservation.finished
     reservation.settle(SPENT)
     reservation.release()
     transaction = Transaction()
@@ -235,8 +236,11 @@ def test_an_unreachable_quota_table_lets_the_call_through_holding_nothing(
     assert (reservation.held, reservation.remaining_usd) == (Charge(), None)
     assert reservation.cover(WORST * 3)
     reservation.settle(SPENT)
+    # and a call that never reached Claude has nothing to give back
+    with gate.reserve(CallContext(route="chat", user_id="u"), WORST, transaction=transaction):
+        pass
     assert quota.settled == quota.released == []
-    assert [record.message for record in caplog.records] == ["Quota table unavailable: call allowed"]
+    assert [record.message for record in caplog.records] == ["Quota table unavailable: call allowed"] * 2
 
 
 def test_a_call_without_a_user_or_without_a_quota_holds_nothing() -> None:
