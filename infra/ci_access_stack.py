@@ -12,11 +12,10 @@ from typing import Any
 from aws_cdk import App, CfnOutput, Environment, Stack
 from constructs import Construct
 
+from claude_kit import contract
 from infra.config import EnvironmentConfig
-from infra.constructs.api_key_secret import api_key_secret_name
 from infra.constructs.cost_alarms import BILLING_REGION
 from infra.constructs.github_deploy_access import GitHubDeployAccess
-from infra.constructs.spend_guard import switch_parameter_name
 
 
 class CiAccessStack(Stack):
@@ -36,8 +35,8 @@ class CiAccessStack(Stack):
             regions=regions,
             bootstrap_qualifier=ci.bootstrap_qualifier,
             existing_provider_arn=ci.github_oidc_provider_arn,
-            secret_name=config.secret.existing_secret_name or api_key_secret_name(env_name),
-            switch_parameter_name=switch_parameter_name(env_name),
+            secret_name=config.secret.existing_secret_name or contract.api_key_secret_name(env_name),
+            switch_parameter_name=contract.switch_parameter_name(env_name),
         )
         CfnOutput(
             self,

@@ -137,6 +137,9 @@ class ChatConfig(_Strict):
     #: Seconds of silence after which a chat stream writes a keep-alive comment; API Gateway closes a REGIONAL
     #: streaming response after 5 minutes without a byte (docs/chat.md).
     keepalive_seconds: Annotated[int, Field(ge=1, le=240)] = 30
+    #: Stored turns read to build a request's context (newest first, one query); the context window then keeps
+    #: what fits.
+    history_turns: Annotated[int, Field(ge=1, le=1000)] = 100
 
     @model_validator(mode="after")
     def _prompt_is_usable(self) -> ChatConfig:

@@ -15,6 +15,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from infra.bundling import ARCHITECTURE, RUNTIME, function_code
 from infra.config import EnvironmentConfig
 from infra.function_assets import asset_for_handler
@@ -25,7 +27,6 @@ from infra.retention import log_group
 __all__ = ["claude_environment", "kit_python_function"]
 
 SERVICE_NAME = "claude-serverless-kit"
-METRICS_NAMESPACE = "ClaudeServerlessKit"
 
 
 def kit_python_function(
@@ -98,9 +99,9 @@ def kit_python_function(
 
 def _powertools_environment(env_name: str, config: EnvironmentConfig) -> dict[str, str]:
     return {
-        "KIT_ENV_NAME": env_name,
+        Env.ENV_NAME: env_name,
         "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
         "POWERTOOLS_LOG_LEVEL": config.log_level,
         # Handler return values are user conversations: keep them out of X-Ray trace metadata.
         "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",

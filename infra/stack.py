@@ -7,6 +7,8 @@ from typing import Any
 from aws_cdk import App, Environment, Stack, Tags
 from constructs import Construct
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from infra.billing_stack import needs_billing_stack
 from infra.config import EnvironmentConfig
 from infra.constructs.alerts import AlertTopic
@@ -104,7 +106,7 @@ class KitStack(Stack):
             # Closing also cancels Message Batches in flight: the guard reads open batches, calls Claude.
             for name, value in self.claude_environment.items():
                 self.spend_guard.function.add_environment(name, value)
-            self.spend_guard.function.add_environment("KIT_SPEND_GUARD_CANCEL_BATCHES", "true")
+            self.spend_guard.function.add_environment(Env.SPEND_GUARD_CANCEL_BATCHES, "true")
             self.api_key_secret.grant_read(self.spend_guard.function)
             self.batch.attach_open_batches_reader(self.spend_guard.function)
         self.claude_bill = ClaudeBill(
@@ -159,7 +161,7 @@ def add_environment(app: App, *, env_name: str, config: EnvironmentConfig) -> Ki
     """The stacks `cdk deploy -c env=<env_name>` deploys (app.py; tests/infra synthesize the same)."""
     stack = KitStack(
         app,
-        f"claude-kit-{env_name}",
+        contract.stack_name(env_name),
         env_name=env_name,
         config=config,
         # Account "unknown" leaves it unresolved: the stack deploys to the account of your credentials.

@@ -22,22 +22,15 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from batch_jobs.store import OPEN_ITEMS_INDEX, OPEN_RECORDS_INDEX
+from claude_kit import contract
+from claude_kit.contract import Env
 from infra.config import QueueConfig
 from local.context import LocalContext, create_table
 
 #: Local-only: the queues the event sources serve, as the provisioner made them (JSON list of LocalQueue).
 QUEUES_VARIABLE = "LOCAL_BATCH_QUEUES"
 #: The spend switch parameter (local/guardrails.py sets it); the event sources pause while it is closed.
-SWITCH_VARIABLE = "KIT_SPEND_SWITCH_PARAMETER"
-
-
-def jobs_table_name(env_name: str) -> str:
-    return f"claude-kit-{env_name}-jobs"
-
-
-def queue_name(env_name: str, queue: str) -> str:
-    return f"claude-kit-{env_name}-{queue}"
+SWITCH_VARIABLE = Env.SPEND_SWITCH_PARAMETER
 
 
 def consumer_function_name(env_name: str, queue: str) -> str:
@@ -82,39 +75,18 @@ class LocalLambdaContext:
 
 
 def create_jobs_table(dynamodb: Any, name: str) -> None:
-    """The keys, sparse indexes and TTL attribute the construct declares (boto3 DynamoDB client)."""
-    create_table(
-        dynamodb,
-        name,
-        key=[("pk", "S"), ("sk", "S")],
-        index_attributes=[("open_kind", "S"), ("opened_at", "S"), ("open_job", "S")],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": OPEN_RECORDS_INDEX,
-                "KeySchema": [
-                    {"AttributeName": "open_kind", "KeyType": "HASH"},
-                    {"AttributeName": "opened_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            },
-            {
-                "IndexName": OPEN_ITEMS_INDEX,
-                "KeySchema": [{"AttributeName": "open_job", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            },
-        ],
-    )
+    create_table(dynamodb, name, contract.JOBS_TABLE)
 
 
 def create_queues(sqs: Any, env_name: str, queue: QueueConfig, *, visibility_timeout: int) -> LocalQueue:
     """The queue and its DLQ, with the construct's redrive policy and message size."""
-    dlq_url = sqs.create_queue(QueueName=queue_name(env_name, queue.name) + "-dlq")["QueueUrl"]
+    dlq_url = sqs.create_queue(QueueName=contract.dead_letter_queue_name(env_name, queue.name))["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(queue.max_receive_count)}
     url = sqs.create_queue(
-        QueueName=queue_name(env_name, queue.name),
+        QueueName=contract.queue_name(env_name, queue.name),
         Attributes={
             "RedrivePolicy": json.dumps(redrive),
             "VisibilityTimeout": str(visibility_timeout),
@@ -179,7 +151,7 @@ def provision(
     """Create everything on the AWS `client` reaches; returns the environment the functions would get."""
     bucket = f"claude-kit-{env_name}-results"
     client("s3").create_bucket(Bucket=bucket)
-    create_jobs_table(client("dynamodb"), jobs_table_name(env_name))
+    create_jobs_table(client("dynamodb"), contract.jobs_table_name(env_name))
     made = [
         create_queues(client("sqs"), env_name, queue, visibility_timeout=visibility_timeout)
         for queue in queues
@@ -196,9 +168,9 @@ def provision(
             for queue in made
         ]
     return {
-        "KIT_JOBS_TABLE": jobs_table_name(env_name),
-        "KIT_RESULTS_BUCKET": bucket,
-        "KIT_RESULTS_EXPIRE_DAYS": str(results_expire_days),
+        Env.JOBS_TABLE: contract.jobs_table_name(env_name),
+        Env.RESULTS_BUCKET: bucket,
+        Env.RESULTS_EXPIRE_DAYS: str(results_expire_days),
         QUEUES_VARIABLE: json.dumps([queue.__dict__ for queue in made]),
     }
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from infra.function_environment import chat_environment
 from local.context import create_table
 from local.serving import BackgroundServer
@@ -19,12 +21,9 @@ from local.serving import BackgroundServer
 if TYPE_CHECKING:
     from local.context import LocalContext
 
-SESSIONS_TABLE = "claude-kit-local-chat-sessions"
 
-
-def create_sessions_table(dynamodb: Any, name: str = SESSIONS_TABLE) -> None:
-    """Key schema and TTL attribute as the CDK construct declares them (`dynamodb` is a boto3 client)."""
-    create_table(dynamodb, name, key=[("session_id", "S"), ("seq", "N")])
+def create_sessions_table(dynamodb: Any, name: str = contract.LOCAL_SESSIONS_TABLE) -> None:
+    create_table(dynamodb, name, contract.SESSIONS_TABLE)
 
 
 def provision_chat(context: LocalContext) -> Mapping[str, str]:
@@ -33,10 +32,10 @@ def provision_chat(context: LocalContext) -> Mapping[str, str]:
     tries the API."""
     create_sessions_table(context.client("dynamodb"))
     return {
-        **chat_environment(context.config, sessions_table=SESSIONS_TABLE),
-        "KIT_CHAT_LOCAL_MODE": "true",
-        "KIT_CHAT_WEB_PAGE": "true",
-        "KIT_CHAT_API_DOCS": "true",
+        **chat_environment(context.config, sessions_table=contract.LOCAL_SESSIONS_TABLE),
+        Env.CHAT_LOCAL_MODE: "true",
+        Env.CHAT_WEB_PAGE: "true",
+        Env.CHAT_API_DOCS: "true",
     }
 
 

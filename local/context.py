@@ -5,12 +5,13 @@ Apart from `local.stack`, so capability modules (local/chat.py …) can import i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import boto3
 
+from claude_kit.contract import KeyAttribute, TableDefinition
 from infra.config import EnvironmentConfig
 
 #: Credentials moto accepts; nothing local can reach a real AWS account with them.
@@ -40,33 +41,38 @@ class LocalContext:
         return session.client(service, endpoint_url=self.endpoint_url)
 
 
-def create_table(
-    dynamodb: Any,
-    name: str,
-    *,
-    key: Sequence[tuple[str, str]],
-    index_attributes: Sequence[tuple[str, str]] = (),
-    ttl_attribute: str = "expires_at",
-    **options: Any,
-) -> None:
-    """An on-demand table with a TTL attribute, as infra/ declares every table of the kit.
+def _key_schema(partition_key: KeyAttribute, sort_key: KeyAttribute | None) -> list[dict[str, str]]:
+    schema = [{"AttributeName": partition_key.name, "KeyType": "HASH"}]
+    if sort_key is not None:
+        schema.append({"AttributeName": sort_key.name, "KeyType": "RANGE"})
+    return schema
 
-    `key` is (name, type) for the partition key and optionally the sort key; `options` go to CreateTable
-    (GlobalSecondaryIndexes …), whose key attributes are listed in `index_attributes`.
-    """
-    types = dict(key) | dict(index_attributes)
+
+def create_table(dynamodb: Any, name: str, definition: TableDefinition) -> None:
+    """An on-demand table with the definition's keys, indexes and TTL attribute, as infra/tables.py builds
+    every table of the kit from the same definition (`dynamodb` is a boto3 client)."""
+    keys: list[KeyAttribute | None] = [definition.partition_key, definition.sort_key]
+    for index in definition.indexes:
+        keys += [index.partition_key, index.sort_key]
+    types = {key.name: key.type for key in keys if key is not None}
+    indexes = [
+        {
+            "IndexName": index.name,
+            "KeySchema": _key_schema(index.partition_key, index.sort_key),
+            "Projection": {"ProjectionType": index.projection},
+        }
+        for index in definition.indexes
+    ]
     dynamodb.create_table(
         TableName=name,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in types.items()],
-        KeySchema=[
-            {"AttributeName": n, "KeyType": kind}
-            for (n, _), kind in zip(key, ("HASH", "RANGE")[: len(key)], strict=True)
-        ],
-        **options,
+        KeySchema=_key_schema(definition.partition_key, definition.sort_key),
+        **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
     )
     dynamodb.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl_attribute}
+        TableName=name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": definition.ttl_attribute},
     )
 
 

@@ -12,23 +12,17 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from claude_kit import contract
+from claude_kit.contract import Env
+from infra.function_environment import quota_environment
 from local.context import create_table
 
 if TYPE_CHECKING:
     from local.context import LocalContext
 
 
-def switch_parameter_name(env_name: str) -> str:
-    return f"/claude-kit/{env_name}/spend-switch"
-
-
-def quota_table_name(env_name: str) -> str:
-    return f"claude-kit-{env_name}-user-quota"
-
-
 def create_quota_table(dynamodb: Any, name: str) -> None:
-    """Keys and TTL attribute as the construct declares them (`dynamodb` is a boto3 client)."""
-    create_table(dynamodb, name, key=[("user_id", "S"), ("day", "S")])
+    create_table(dynamodb, name, contract.USER_QUOTA_TABLE)
 
 
 def spend_guard_environment(env: Mapping[str, str]) -> dict[str, str]:
@@ -39,26 +33,20 @@ def spend_guard_environment(env: Mapping[str, str]) -> dict[str, str]:
     mappings = [queue["mapping_uuid"] for queue in json.loads(env.get(QUEUES_VARIABLE, "[]"))]
     return {
         **env,
-        "KIT_BATCH_CONSUMER_MAPPINGS": json.dumps([uuid for uuid in mappings if uuid]),
-        "KIT_FUNCTION_NAME": f"claude-kit-{env.get('KIT_ENV_NAME', 'local')}-spend-guard",
+        Env.BATCH_CONSUMER_MAPPINGS: json.dumps([uuid for uuid in mappings if uuid]),
     }
 
 
 def provision_guardrails(context: LocalContext) -> Mapping[str, str]:
     """An open spend switch and the quota table, with the settings the constructs give the chat function."""
-    alerts = context.config.alerts
-    parameter = switch_parameter_name(context.env_name)
+    parameter = contract.switch_parameter_name(context.env_name)
     context.client("ssm").put_parameter(
         Name=parameter, Type="String", Value=json.dumps({"state": "open", "reason": "created by make local"})
     )
-    table = quota_table_name(context.env_name)
+    table = contract.quota_table_name(context.env_name)
     create_quota_table(context.client("dynamodb"), table)
-    env = {
-        "KIT_SPEND_SWITCH_PARAMETER": parameter,
-        "KIT_QUOTA_TABLE": table,
+    return {
+        Env.SPEND_SWITCH_PARAMETER: parameter,
+        Env.QUOTA_TABLE: table,
+        **quota_environment(context.config.alerts),
     }
-    if alerts.user_daily_usd_allowance is not None:
-        env["KIT_USER_DAILY_USD_ALLOWANCE"] = str(alerts.user_daily_usd_allowance)
-    if alerts.user_daily_token_allowance is not None:
-        env["KIT_USER_DAILY_TOKEN_ALLOWANCE"] = str(alerts.user_daily_token_allowance)
-    return env

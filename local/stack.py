@@ -21,8 +21,9 @@ from typing import Self
 from unittest.mock import patch
 
 import httpx2
-from moto.server import ThreadedMotoServer
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from infra.config import ClaudeConfig, EnvironmentConfig
 from infra.function_environment import claude_environment
 from local.batch_queues import BatchQueueServices, provision_batch_queues
@@ -41,6 +42,7 @@ from local.fake_claude import FakeClaudeConfig, FakeClaudeServer, FaultSpecError
 from local.fake_claude.faults import BatchItemFault, CallFault
 from local.guardrails import provision_guardrails, spend_guard_environment
 from local.logs import install as install_local_logs
+from local.moto_server import SerialMotoServer
 from ops.guard_cli import LOCAL_GUARD
 from ops.target import remove_local_state, state_file, write_local_state
 
@@ -52,20 +54,14 @@ __all__ = [
     "LocalService",
     "LocalStack",
     "Provisioner",
-    "api_key_secret_name",
     "banner",
     "provision_api_key_secret",
 ]
 
 
-def api_key_secret_name(env_name: str) -> str:
-    """As infra/constructs/api_key_secret.py names it (that module imports the CDK: too slow to load here)."""
-    return f"/claude-kit/{env_name}/anthropic-api-key"
-
-
 def provision_api_key_secret(context: LocalContext) -> Mapping[str, str]:
     """Mirrors the secrets construct: one secret per environment whose SecretString is the API key."""
-    name = api_key_secret_name(context.env_name)
+    name = contract.api_key_secret_name(context.env_name)
     context.client("secretsmanager").create_secret(
         Name=name, SecretString=context.api_key, Description="Anthropic API key (local stack)"
     )
@@ -135,13 +131,13 @@ class LocalStack:
 
     @property
     def secret_name(self) -> str:
-        return api_key_secret_name(self.env_name)
+        return contract.api_key_secret_name(self.env_name)
 
     def start(self) -> Self:
         with ExitStack() as starting:
             # One access-log line per AWS call would bury the URLs and the answers the user is looking for.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-            moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self._moto_port, verbose=False)
+            moto = SerialMotoServer("127.0.0.1", self._moto_port)
             moto.start()
             starting.callback(moto.stop)
             host, port = moto.get_host_and_port()
@@ -153,10 +149,10 @@ class LocalStack:
                 "AWS_ENDPOINT_URL": endpoint_url,
                 "AWS_DEFAULT_REGION": self.config.region,
                 "AWS_REGION": self.config.region,
-                "KIT_ENV_NAME": self.env_name,
+                Env.ENV_NAME: self.env_name,
                 # As infra/lambda_function.py sets them (importing it would start the CDK's Node process).
                 "POWERTOOLS_SERVICE_NAME": "claude-serverless-kit",
-                "POWERTOOLS_METRICS_NAMESPACE": "ClaudeServerlessKit",
+                "POWERTOOLS_METRICS_NAMESPACE": contract.METRICS_NAMESPACE,
                 "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             }
             api_key = self._real_api_key or self._fake_config.api_key
@@ -165,7 +161,7 @@ class LocalStack:
                     FakeClaudeServer(self._fake_config, port=self._claude_port)
                 )
                 self.fake.inject(*self._faults)
-                self.urls["fake Claude"] = self.env["KIT_CLAUDE_BASE_URL"] = self.fake.base_url
+                self.urls["fake Claude"] = self.env[Env.CLAUDE_BASE_URL] = self.fake.base_url
             context = LocalContext(self.env_name, self.config, endpoint_url, api_key)
             for provision in self._provisioners:
                 self.env.update(provision(context))

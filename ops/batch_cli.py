@@ -25,6 +25,7 @@ from batch_jobs.enqueue import (
 from batch_jobs.jobs import JobSummary, job_summary
 from batch_jobs.settings import BatchSettings, item_limits
 from batch_jobs.store import FINAL_STATES, ItemState, JobStore
+from claude_kit import contract
 from claude_kit.aws import aws_client, dynamodb_table
 from claude_kit.settings import get_settings
 from ops import console
@@ -278,8 +279,10 @@ def _download(summary: JobSummary, directory: Path) -> list[Path]:
     s3 = aws_client("s3")
     keys = [
         item["Key"]
-        for prefix in (f"results/{summary.job_id}/", f"rejections/{summary.job_id}/")
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for prefix in (contract.RESULTS_PREFIX, contract.REJECTIONS_PREFIX)
+        for page in s3.get_paginator("list_objects_v2").paginate(
+            Bucket=bucket, Prefix=f"{prefix}{summary.job_id}/"
+        )
         for item in page.get("Contents", [])
     ]
     written = []

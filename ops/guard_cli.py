@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from unittest.mock import patch
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from ops import console
 from ops.errors import OperatorError
 from ops.target import Target
@@ -26,11 +28,6 @@ if TYPE_CHECKING:
 
 #: The local stack's name for its guard's settings in `.local/stack.json`.
 LOCAL_GUARD = "spend-guard"
-
-
-def function_name(env_name: str) -> str:
-    """The guard function's name; infra/constructs/spend_guard.py names it the same way."""
-    return f"claude-kit-{env_name}-spend-guard"
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
@@ -64,7 +61,8 @@ def run(args: argparse.Namespace, *, lambda_client: Any = None, sts_client: Any 
         identity = (sts_client or boto3.client("sts")).get_caller_identity()["Arn"]
         command = _command(args, requested_by=f"cli:{identity}")
         response = (lambda_client or boto3.client("lambda")).invoke(
-            FunctionName=function_name(target.env_name), Payload=command.model_dump_json().encode()
+            FunctionName=contract.guard_function_name(target.env_name),
+            Payload=command.model_dump_json().encode(),
         )
         body, failed = json.loads(response["Payload"].read() or b"null"), "FunctionError" in response
     if args.json or failed:
@@ -108,7 +106,7 @@ def _invoke_handler(env: Mapping[str, str], event: dict[str, Any]) -> dict[str, 
             logging.ERROR
         )  # its audit lines belong in a log group; here they would bury the answer
         try:
-            context = LocalLambdaContext.new(env.get("KIT_FUNCTION_NAME", "claude-kit-local-spend-guard"))
+            context = LocalLambdaContext.new(contract.guard_function_name(env.get(Env.ENV_NAME, "local")))
             outcome: dict[str, Any] = handler.handler(event, context)
             return outcome
         finally:

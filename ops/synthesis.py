@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_cdk import App
 
+from claude_kit import contract
 from infra.billing_stack import add_billing_stack
 from infra.config import ConfigError, EnvironmentConfig, load_environment
 from infra.stack import add_environment
@@ -58,7 +59,7 @@ class SynthesizedEnvironment:
 
     @property
     def main_template(self) -> Template:
-        return self.templates[f"claude-kit-{self.env_name}"]
+        return self.templates[contract.stack_name(self.env_name)]
 
     def resources(self, kind: str) -> dict[str, dict[str, Any]]:
         """Every resource of CloudFormation type `kind` across the environment's stacks, by logical id."""

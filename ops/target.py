@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from claude_kit.contract import Env
 from ops.errors import OperatorError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,7 +121,7 @@ def _local() -> Target:
     _reset_clients()
     settings = f", settings of cdk.json {state['settings_from']!r}" if state.get("settings_from") else ""
     return Target(
-        env.get("KIT_ENV_NAME", LOCAL_ENV_NAME),
+        env.get(Env.ENV_NAME, LOCAL_ENV_NAME),
         True,
         f"the local stack at {env['AWS_ENDPOINT_URL']}{settings} (found in {path})",
         functions=state.get("functions", {}),

@@ -14,8 +14,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from claude_kit import contract
 from claude_kit.aws import dynamodb_table
-from local.guardrails import quota_table_name
+from claude_kit.contract import Env
 from ops import console
 from ops.errors import OperatorError
 from ops.target import ROOT, Target
@@ -42,8 +43,8 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     show.set_defaults(run=_quota_show)
 
 
-#: claude_kit.guardrails.OVERRIDE_KEY (not imported: Powertools and X-Ray would slow every bin/kit start).
-OVERRIDE_KEY = "allowance"
+OVERRIDE_KEY = contract.QUOTA_OVERRIDE_DAY
+USER_ID, DAY = contract.USER_QUOTA_TABLE.key_names
 
 
 def _day(text: str) -> date:
@@ -54,14 +55,14 @@ def _day(text: str) -> date:
 
 
 def _table(target: Target) -> Any:
-    return dynamodb_table(os.environ.get("KIT_QUOTA_TABLE") or quota_table_name(target.env_name))
+    return dynamodb_table(os.environ.get(Env.QUOTA_TABLE) or contract.quota_table_name(target.env_name))
 
 
 def _scan(table: Any, day: str) -> list[dict[str, Any]]:
     from boto3.dynamodb.conditions import Attr
 
     items: list[dict[str, Any]] = []
-    query: dict[str, Any] = {"FilterExpression": Attr("day").eq(day)}
+    query: dict[str, Any] = {"FilterExpression": Attr(DAY).eq(day)}
     while True:
         page = table.scan(**query)
         items.extend(page.get("Items", []))
@@ -79,7 +80,7 @@ def _usage(args: argparse.Namespace) -> int:
     items = sorted(_scan(_table(args.target), day), key=lambda item: -_number(item.get("spent_usd")))
     rows = [
         {
-            "user_id": item["user_id"],
+            "user_id": item[USER_ID],
             "calls": int(_number(item.get("calls"))),
             "tokens": int(_number(item.get("spent_tokens"))),
             "cost_usd": round(_number(item.get("spent_usd")), 6),
@@ -144,7 +145,7 @@ def _quota_set(args: argparse.Namespace) -> int:
     if args.daily_tokens is not None:
         values["daily_tokens"] = args.daily_tokens
     _table(args.target).update_item(
-        Key={"user_id": args.user, "day": OVERRIDE_KEY},
+        Key={USER_ID: args.user, DAY: OVERRIDE_KEY},
         UpdateExpression="SET " + ", ".join(f"{name} = :{name}" for name in values),
         ExpressionAttributeValues={f":{name}": value for name, value in values.items()},
     )
@@ -162,7 +163,7 @@ def _quota_show(args: argparse.Namespace) -> int:
     if args.user is None:
         overrides = _scan(table, OVERRIDE_KEY)
         rows = [
-            {"user_id": o["user_id"], "daily_usd": o.get("daily_usd"), "daily_tokens": o.get("daily_tokens")}
+            {"user_id": o[USER_ID], "daily_usd": o.get("daily_usd"), "daily_tokens": o.get("daily_tokens")}
             for o in overrides
         ]
         if args.json:
@@ -175,9 +176,9 @@ def _quota_show(args: argparse.Namespace) -> int:
             ((r["user_id"], r["daily_usd"], r["daily_tokens"]) for r in rows),
         )
         return 0
-    override = table.get_item(Key={"user_id": args.user, "day": OVERRIDE_KEY}).get("Item", {})
+    override = table.get_item(Key={USER_ID: args.user, DAY: OVERRIDE_KEY}).get("Item", {})
     today = datetime.now(UTC).date().isoformat()
-    used = table.get_item(Key={"user_id": args.user, "day": today}).get("Item", {})
+    used = table.get_item(Key={USER_ID: args.user, DAY: today}).get("Item", {})
     allowance = {k: override[k] for k in ("daily_usd", "daily_tokens") if k in override} or _default(
         args.target
     )
@@ -205,8 +206,8 @@ def _default(target: Target) -> dict[str, Any]:
     """The environment's default allowance: the local stack's settings, or cdk.json's for a deployed one."""
     if target.local:
         names = {
-            "daily_usd": "KIT_USER_DAILY_USD_ALLOWANCE",
-            "daily_tokens": "KIT_USER_DAILY_TOKEN_ALLOWANCE",
+            "daily_usd": Env.USER_DAILY_USD_ALLOWANCE,
+            "daily_tokens": Env.USER_DAILY_TOKEN_ALLOWANCE,
         }
         return {key: float(os.environ[name]) for key, name in names.items() if os.environ.get(name)}
     from infra.config import ConfigError, load_environment

@@ -27,14 +27,11 @@ class CallCounter:
 
     moto answers every call through this one WSGI app, so the count is exact whatever client made the call.
     `GET /_bench/calls` answers the counts so far; moto's own `/moto-api/…` requests are not counted.
-    Calls are answered one at a time: moto's DynamoDB transactions are not thread-safe (concurrent ones fail
-    with a 500 on its threaded server), and it runs one call at a time under the GIL anyway.
     """
 
     def __init__(self, app: WsgiApp) -> None:
         self._app = app
         self._lock = threading.Lock()
-        self._serving = threading.Lock()
         self._calls: Counter[str] = Counter()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -49,8 +46,7 @@ class CallCounter:
         if not path.startswith("/moto-api"):
             with self._lock:
                 self._calls[_operation(environ)] += 1
-        with self._serving:
-            return list(self._app(environ, start_response))
+        return self._app(environ, start_response)
 
 
 def _operation(environ: dict[str, Any]) -> str:
@@ -67,20 +63,14 @@ def _operation(environ: dict[str, Any]) -> str:
 def serve_moto() -> Callable[[], None]:
     import logging
 
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import make_server
+    from local.moto_server import SerialMotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access-log line per call
-    app = CallCounter(DomainDispatcherApplication(create_backend_app))
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
+    server = SerialMotoServer(wrap=CallCounter)  # the local stack's moto, its calls counted
+    server.start()
+    host, port = server.get_host_and_port()
     print(f"http://{host!s}:{port}", flush=True)
-    return server.shutdown
+    return server.stop
 
 
 def serve_fake(words: int) -> Callable[[], None]:

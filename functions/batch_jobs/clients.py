@@ -17,6 +17,7 @@ from batch_jobs.store import JobStore
 from claude_kit import aws
 from claude_kit.aws import aws_client, dynamodb_table
 from claude_kit.clients import get_clients
+from claude_kit.contract import Env
 from claude_kit.reservation import SpendGate, get_spend_gate
 from claude_kit.retry import RetryPolicy
 from claude_kit.service import ClaudeService
@@ -36,7 +37,7 @@ def get_job_store() -> JobStore:
 def get_result_store() -> ResultStore:
     bucket = get_batch_settings().results_bucket
     if not bucket:
-        raise RuntimeError("KIT_RESULTS_BUCKET is not set: the stack sets it on every batch function")
+        raise RuntimeError(f"{Env.RESULTS_BUCKET} is not set: the stack sets it on every batch function")
     return ResultStore(aws_client("s3"), bucket)
 
 

@@ -22,6 +22,7 @@ from batch_jobs.message_batches import MessageBatches
 from batch_jobs.results import ResultStore
 from batch_jobs.store import BatchRecord, ItemOutcome, ItemState, JobStore
 from claude_kit.calls import Usage
+from claude_kit.contract import Metric
 from claude_kit.errors import ClaudeError
 from claude_kit.observability import logger
 from claude_kit.pricing import estimate_cost
@@ -34,10 +35,10 @@ _STATE_BY_RESULT = {
     "expired": ItemState.EXPIRED,
 }
 _METRIC_BY_STATE = {
-    ItemState.SUCCEEDED: "BatchItemsSucceeded",
-    ItemState.ERRORED: "BatchItemsErrored",
-    ItemState.EXPIRED: "BatchItemsExpired",
-    ItemState.CANCELED: "BatchItemsCanceled",
+    ItemState.SUCCEEDED: Metric.BATCH_ITEMS_SUCCEEDED,
+    ItemState.ERRORED: Metric.BATCH_ITEMS_ERRORED,
+    ItemState.EXPIRED: Metric.BATCH_ITEMS_EXPIRED,
+    ItemState.CANCELED: Metric.BATCH_ITEMS_CANCELED,
 }
 #: Items finished per table round trip (BatchGetItem takes 100 keys).
 _ITEMS_PER_WRITE = 100

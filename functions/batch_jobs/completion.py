@@ -10,9 +10,10 @@ import json
 from typing import Any
 
 from batch_jobs.jobs import JobSummary
+from claude_kit import contract
 
-EVENT_SOURCE = "claude-kit.batch"
-EVENT_DETAIL_TYPE = "Claude Batch Job Completed"
+EVENT_SOURCE = contract.JOB_EVENT_SOURCE
+EVENT_DETAIL_TYPE = contract.JOB_EVENT_DETAIL_TYPE
 
 
 class CompletionPublishError(RuntimeError):

@@ -21,11 +21,12 @@ from tenacity import Retrying, retry_if_result, stop_after_attempt, wait_exponen
 from batch_jobs.schema import InvalidWorkItemError, ItemLimits, WorkItem, parse_work_item
 from batch_jobs.settings import ATTRIBUTE_ALLOWANCE_BYTES, BatchSettings
 from batch_jobs.store import ItemState, JobStore
+from claude_kit import contract
 
 #: SendMessageBatch takes at most 10 entries per call.
 SQS_BATCH_ENTRIES = 10
 #: Message attribute telling the consumer how many items the job has, so the poller knows when it is complete.
-JOB_ITEMS_ATTRIBUTE = "job_items"
+JOB_ITEMS_ATTRIBUTE = contract.JOB_ITEMS_ATTRIBUTE
 
 
 @dataclass(frozen=True, slots=True)

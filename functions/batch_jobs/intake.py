@@ -17,6 +17,7 @@ from typing import Any
 from batch_jobs.results import ResultStore
 from batch_jobs.schema import ID_PATTERN, InvalidWorkItemError, ItemLimits, WorkItem, parse_work_item
 from batch_jobs.store import ClaimOutcome, JobStore, QueuedItem
+from claude_kit.contract import Metric
 from claude_kit.observability import logger
 from claude_kit.telemetry import record_count
 
@@ -164,7 +165,7 @@ class Intake:
                 error_type="duplicate" if error.reason == DUPLICATE else "invalid_work_item",
             )
             self._open_job_for(job_id, owner_user_id=None, expected_items=message.expected_items)
-        record_count("BatchItemsRejected")
+        record_count(Metric.BATCH_ITEMS_REJECTED)
         logger.warning(
             "Work item rejected",
             extra={

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import IO, Any
 
+from claude_kit import contract
+
 UNATTRIBUTED_JOB = "_unattributed"
 
 
@@ -21,21 +23,21 @@ class ResultStore:
         self.bucket = bucket
 
     def job_uri(self, job_id: str) -> str:
-        return f"s3://{self.bucket}/results/{job_id}/"
+        return f"s3://{self.bucket}/{contract.RESULTS_PREFIX}{job_id}/"
 
     def put_item_result(self, job_id: str, custom_id: str, line: dict[str, Any]) -> str:
-        key = f"results/{job_id}/items/{custom_id}.json"
+        key = f"{contract.RESULTS_PREFIX}{job_id}/items/{custom_id}.json"
         self._put_json(key, line)
         return key
 
     def put_rejection(self, job_id: str | None, message_id: str, record: dict[str, Any]) -> str:
-        key = f"rejections/{job_id or UNATTRIBUTED_JOB}/{message_id}.json"
+        key = f"{contract.REJECTIONS_PREFIX}{job_id or UNATTRIBUTED_JOB}/{message_id}.json"
         self._put_json(key, record)
         return key
 
     @staticmethod
     def batch_results_key(job_id: str, batch_id: str) -> str:
-        return f"results/{job_id}/{batch_id}.jsonl"
+        return f"{contract.RESULTS_PREFIX}{job_id}/{batch_id}.jsonl"
 
     def upload_batch_results(self, key: str, lines: IO[bytes]) -> None:
         """Multipart upload from a file object (which it closes): a large file never has to fit in memory."""

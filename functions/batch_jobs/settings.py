@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from batch_jobs.schema import ItemLimits
+from claude_kit import contract
 from claude_kit.settings import KitSettings, RuntimeSettings
 
 #: SQS's classic message limit; infra/config.py `batch.queues[].max_message_bytes` sets the queue to match.
@@ -42,14 +43,14 @@ class BatchSettings(KitSettings):
 
     @property
     def table_name(self) -> str:
-        return self.jobs_table or f"claude-kit-{self.env_name}-jobs"
+        return self.jobs_table or contract.jobs_table_name(self.env_name)
 
     @property
     def max_item_bytes(self) -> int:
         return self.max_message_bytes - ATTRIBUTE_ALLOWANCE_BYTES
 
     def sqs_queue_name(self, queue: str | None = None) -> str:
-        return f"claude-kit-{self.env_name}-{queue or self.queue_name}"
+        return contract.queue_name(self.env_name, queue or self.queue_name)
 
 
 @cache

@@ -23,6 +23,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from batch_jobs.enqueue import resolve_queue_url
 from batch_jobs.settings import BatchSettings
 from claude_kit.aws import aws_client
+from claude_kit.contract import Metric
 from claude_kit.observability import logger
 from claude_kit.reservation import SpendGate
 from claude_kit.spend_reasons import SPEND_REASONS
@@ -65,7 +66,7 @@ def hold_records(
             ],
         )
         failed += [chunk[int(entry["Id"])]["messageId"] for entry in response.get("Failed", [])]
-    record_count("BatchItemsParked", len(records) - len(failed))
+    record_count(Metric.BATCH_ITEMS_PARKED, len(records) - len(failed))
     logger.warning(
         "Spend switch closed: records parked in the queue without spending their receives",
         extra={"reason": state.reason, "parked": len(records) - len(failed), "not_parked": failed},

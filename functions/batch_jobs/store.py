@@ -21,8 +21,15 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, ConditionExpressionBuilder, Key
 from more_itertools import chunked
 
-OPEN_RECORDS_INDEX = "open-records"
-OPEN_ITEMS_INDEX = "open-items"
+from claude_kit import contract
+
+OPEN_RECORDS_INDEX = contract.OPEN_RECORDS_INDEX.name
+OPEN_ITEMS_INDEX = contract.OPEN_ITEMS_INDEX.name
+PK, SK = contract.JOBS_TABLE.key_names
+#: Set only while a job or batch is open (`open-records`) or an item unfinished (`open-items`): sparse.
+OPEN_KIND, OPENED_AT = contract.OPEN_RECORDS_INDEX.key_names
+(OPEN_JOB,) = contract.OPEN_ITEMS_INDEX.key_names
+EXPIRES_AT = contract.JOBS_TABLE.ttl_attribute
 #: TransactWriteItems takes at most 100 actions.
 MAX_TRANSACTION_ITEMS = 100
 
@@ -110,20 +117,20 @@ def _iso(epoch: float) -> str:
 
 
 def _job_key(job_id: str) -> dict[str, str]:
-    return {"pk": f"JOB#{job_id}", "sk": "JOB"}
+    return {PK: f"JOB#{job_id}", SK: "JOB"}
 
 
 def _item_key(job_id: str, custom_id: str) -> dict[str, str]:
-    return {"pk": f"JOB#{job_id}", "sk": f"ITEM#{custom_id}"}
+    return {PK: f"JOB#{job_id}", SK: f"ITEM#{custom_id}"}
 
 
 def _rejection_key(job_id: str, custom_id: str, message_id: str) -> dict[str, str]:
     """Where a rejection goes when its custom_id is already taken: counted in the job, never overwriting."""
-    return {"pk": f"JOB#{job_id}", "sk": f"ITEM#{custom_id}#{message_id}"}
+    return {PK: f"JOB#{job_id}", SK: f"ITEM#{custom_id}#{message_id}"}
 
 
 def _batch_key(batch_id: str) -> dict[str, str]:
-    return {"pk": f"BATCH#{batch_id}", "sk": "BATCH"}
+    return {PK: f"BATCH#{batch_id}", SK: "BATCH"}
 
 
 def _claim_condition(now: float, request: str) -> ConditionBase:
@@ -132,7 +139,7 @@ def _claim_condition(now: float, request: str) -> ConditionBase:
     given_back = Attr("state").is_in([ItemState.RETRYING.value, ItemState.REQUEUED.value])
     lease_lapsed = Attr("state").eq(ItemState.IN_PROGRESS.value) & Attr("lease_until").lt(Decimal(now))
     return (
-        Attr("pk").not_exists()
+        Attr(PK).not_exists()
         | Attr("state").eq(ItemState.REJECTED.value)
         | (Attr("request").eq(request) & (given_back | lease_lapsed))
     )
@@ -190,8 +197,8 @@ class JobStore:
         now = self._clock()
         assignments = [
             "job_id = :job, queue_name = :queue, job_mode = :mode, results_uri = :uri, job_status = :open",
-            "open_kind = :kind, opened_at = if_not_exists(opened_at, :now), updated_at = :now",
-            "created_at = if_not_exists(created_at, :now), expires_at = :ttl",
+            f"{OPEN_KIND} = :kind, {OPENED_AT} = if_not_exists({OPENED_AT}, :now), updated_at = :now",
+            f"created_at = if_not_exists(created_at, :now), {EXPIRES_AT} = :ttl",
         ]
         values: dict[str, Any] = {
             ":job": job_id,
@@ -225,7 +232,7 @@ class JobStore:
     def has_open_items(self, job_id: str) -> bool:
         """Reads at most one key of the sparse `open-items` index (eventually consistent: polled again)."""
         response = self._table.query(
-            IndexName=OPEN_ITEMS_INDEX, KeyConditionExpression=Key("open_job").eq(job_id), Limit=1
+            IndexName=OPEN_ITEMS_INDEX, KeyConditionExpression=Key(OPEN_JOB).eq(job_id), Limit=1
         )
         return bool(response["Items"])
 
@@ -242,7 +249,9 @@ class JobStore:
         try:
             self._table.update_item(
                 Key=_job_key(job_id),
-                UpdateExpression="SET job_status = :done, completed_at = :now REMOVE open_kind, opened_at",
+                UpdateExpression=(
+                    f"SET job_status = :done, completed_at = :now REMOVE {OPEN_KIND}, {OPENED_AT}"
+                ),
                 ConditionExpression=Attr("job_status").eq("OPEN"),
                 ExpressionAttributeValues={":done": "COMPLETED", ":now": now},
             )
@@ -255,7 +264,7 @@ class JobStore:
         now = _iso(self._clock())
         self._table.update_item(
             Key=_job_key(job_id),
-            UpdateExpression="SET job_status = :open, open_kind = :kind, opened_at = :now"
+            UpdateExpression=f"SET job_status = :open, {OPEN_KIND} = :kind, {OPENED_AT} = :now"
             " REMOVE completed_at",
             ExpressionAttributeValues={":open": "OPEN", ":kind": "JOB", ":now": now},
         )
@@ -407,12 +416,12 @@ class JobStore:
             "result_key": key,
             "created_at": _iso(now),
             "updated_at": _iso(now),
-            "expires_at": int(now) + self._ttl_seconds,
+            EXPIRES_AT: int(now) + self._ttl_seconds,
         }
         try:
             self._table.put_item(
                 Item=record,
-                ConditionExpression=Attr("pk").not_exists()
+                ConditionExpression=Attr(PK).not_exists()
                 | (Attr("state").eq(ItemState.REJECTED.value) & Attr("message_id").eq(message_id)),
             )
         except self._conditional_failed:
@@ -426,7 +435,7 @@ class JobStore:
         try:
             self._table.update_item(
                 Key=_item_key(job_id, custom_id),
-                UpdateExpression=f"SET {assignments} REMOVE open_job, lease_until",
+                UpdateExpression=f"SET {assignments} REMOVE {OPEN_JOB}, lease_until",
                 ConditionExpression=Attr("state").eq(ItemState.IN_PROGRESS.value),
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues={f":{index}": value for index, value in enumerate(fields.values())},
@@ -451,7 +460,7 @@ class JobStore:
                 if record["state"] != ItemState.PENDING or record.get("batch_id") != batch_id:
                     continue
                 updated = {
-                    name: value for name, value in record.items() if name not in ("open_job", "lease_until")
+                    name: value for name, value in record.items() if name not in (OPEN_JOB, "lease_until")
                 }
                 updated.update(_outcome_fields(outcomes[record["custom_id"]]), updated_at=now)
                 writer.put_item(Item=updated)
@@ -471,7 +480,7 @@ class JobStore:
         try:
             self._table.update_item(
                 Key=_item_key(job_id, custom_id),
-                UpdateExpression="SET #s = :requeued, open_job = :job, updated_at = :now",
+                UpdateExpression=f"SET #s = :requeued, {OPEN_JOB} = :job, updated_at = :now",
                 ConditionExpression=Attr("state").is_in(list(from_states)),
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues={
@@ -505,9 +514,9 @@ class JobStore:
                     "request_count": len(items),
                     "batch_status": "in_progress",
                     "submitted_at": _iso(now),
-                    "open_kind": "BATCH",
-                    "opened_at": _iso(now),
-                    "expires_at": int(now) + self._ttl_seconds,
+                    OPEN_KIND: "BATCH",
+                    OPENED_AT: _iso(now),
+                    EXPIRES_AT: int(now) + self._ttl_seconds,
                 }
             )
             for item in items:
@@ -534,7 +543,7 @@ class JobStore:
             self._table.update_item(
                 Key=_batch_key(batch_id),
                 UpdateExpression="SET collect_lease_until = :lease",
-                ConditionExpression=Attr("open_kind").exists()
+                ConditionExpression=Attr(OPEN_KIND).exists()
                 & (Attr("collect_lease_until").not_exists() | Attr("collect_lease_until").lt(Decimal(now))),
                 ExpressionAttributeValues={":lease": Decimal(int(now + lease_seconds))},
             )
@@ -546,7 +555,7 @@ class JobStore:
         self._table.update_item(
             Key=_batch_key(batch_id),
             UpdateExpression="SET batch_status = :ended, results_key = :key, result_counts = :counts,"
-            " collected_at = :now REMOVE open_kind, opened_at, collect_lease_until",
+            f" collected_at = :now REMOVE {OPEN_KIND}, {OPENED_AT}, collect_lease_until",
             ExpressionAttributeValues={
                 ":ended": "ended",
                 ":key": results_key,
@@ -570,14 +579,14 @@ class JobStore:
             "queue_name": item.queue,
             "item_mode": item.mode,
             "state": state.value,
-            "open_job": item.job_id,
+            OPEN_JOB: item.job_id,
             "model": item.model,
             "request": item.request,
             "message_id": item.message_id,
             "receive_count": item.receive_count,
             "created_at": _iso(now),
             "updated_at": _iso(now),
-            "expires_at": int(now) + self._ttl_seconds,
+            EXPIRES_AT: int(now) + self._ttl_seconds,
         }
         if item.user_id is not None:
             record["user_id"] = item.user_id
@@ -599,12 +608,12 @@ class JobStore:
 
     def _query_open(self, kind: str) -> Iterator[dict[str, Any]]:
         yield from self._paginate(
-            IndexName=OPEN_RECORDS_INDEX, KeyConditionExpression=Key("open_kind").eq(kind)
+            IndexName=OPEN_RECORDS_INDEX, KeyConditionExpression=Key(OPEN_KIND).eq(kind)
         )
 
     def _query_items(self, job_id: str, projection: str | None = None) -> Iterator[dict[str, Any]]:
         query: dict[str, Any] = {
-            "KeyConditionExpression": Key("pk").eq(f"JOB#{job_id}") & Key("sk").begins_with("ITEM#"),
+            "KeyConditionExpression": Key(PK).eq(f"JOB#{job_id}") & Key(SK).begins_with("ITEM#"),
             "ConsistentRead": True,
         }
         if projection is not None:

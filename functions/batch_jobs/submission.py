@@ -19,6 +19,7 @@ from batch_jobs.results import ResultStore
 from batch_jobs.schema import WorkItem
 from batch_jobs.store import ItemOutcome, ItemState, JobStore, QueuedItem
 from claude_kit.calls import CallContext, ClaudeRequest, ClaudeResult
+from claude_kit.contract import Metric
 from claude_kit.errors import ClaudeError, SpendGuardClosedError
 from claude_kit.observability import logger
 from claude_kit.reservation import SpendGate
@@ -133,7 +134,7 @@ class BatchSubmission:
                 },
             )
             raise
-        record_count("BatchItemsSubmitted", len(queued_items))
+        record_count(Metric.BATCH_ITEMS_SUBMITTED, len(queued_items))
         logger.info(
             "Message Batch submitted", extra={"job_id": job_id, "batch_id": batch_id, "items": len(chunk)}
         )
@@ -151,7 +152,7 @@ class BatchSubmission:
                     ItemOutcome(ItemState.ERRORED, error_type=error.error_type, error_message=str(error)),
                 )
         if not may_heal(error):
-            record_count("BatchItemsErrored", len(admitted))
+            record_count(Metric.BATCH_ITEMS_ERRORED, len(admitted))
         logger.warning(
             "Claude refused queued items",
             extra={"items": len(admitted), "error_type": error.error_type, "will_retry": may_heal(error)},
@@ -233,7 +234,7 @@ class RealtimeRun:
             cost_usd=result.cost_usd,
         )
         self._jobs.finish(queued.job_id, queued.custom_id, outcome)
-        record_count("BatchItemsSucceeded")
+        record_count(Metric.BATCH_ITEMS_SUCCEEDED)
 
     def _failed(self, queued: QueuedItem, error: ClaudeError) -> None:
         if error.ambiguous_attempts and queued.receive_count > 1:
@@ -255,4 +256,4 @@ class RealtimeRun:
             ItemState.ERRORED, result_key=key, error_type=error.error_type, error_message=str(error)
         )
         self._jobs.finish(queued.job_id, queued.custom_id, outcome)
-        record_count("BatchItemsErrored")
+        record_count(Metric.BATCH_ITEMS_ERRORED)

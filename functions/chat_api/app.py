@@ -42,6 +42,7 @@ from chat_api.openapi import SSE_RESPONSE, add_event_schemas
 from chat_api.prompts import get_prompt_policy
 from chat_api.settings import ChatSettings, get_chat_settings
 from chat_api.web import install_api_docs, install_chat_page
+from claude_kit import contract
 from claude_kit.observability import logger
 from claude_kit.settings import RuntimeSettings, get_settings
 
@@ -155,7 +156,11 @@ def create_app(
         await run_in_threadpool(chats.delete, session_id, user_id=who.user_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @app.get("/health", response_model=Health, summary="Liveness (the Lambda Web Adapter's readiness check)")
+    @app.get(
+        contract.HEALTH_PATH,
+        response_model=Health,
+        summary="Liveness (the Lambda Web Adapter's readiness check)",
+    )
     async def health() -> Health:
         return Health()
 

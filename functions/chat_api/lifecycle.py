@@ -14,13 +14,13 @@ from aws_lambda_powertools.utilities import parameters
 
 from chat_api.conversation import get_conversation
 from chat_api.sessions import get_session_store
-from claude_kit import aws
+from claude_kit import aws, contract
 from claude_kit.clients import get_clients
 from claude_kit.reservation import get_spend_gate
 from claude_kit.service import get_claude_service
 
-BEFORE_CHECKPOINT_PATH = "/_lwa/snapstart/before-checkpoint"
-AFTER_RESTORE_PATH = "/_lwa/snapstart/after-restore"
+BEFORE_CHECKPOINT_PATH = contract.SNAPSTART_BEFORE_CHECKPOINT_PATH
+AFTER_RESTORE_PATH = contract.SNAPSTART_AFTER_RESTORE_PATH
 
 
 async def release_per_environment_state() -> None:

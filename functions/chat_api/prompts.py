@@ -18,6 +18,7 @@ from pydantic_settings import SettingsConfigDict
 
 from chat_api.errors import InvalidRequestError
 from chat_api.models import ChatRequest
+from claude_kit import contract
 from claude_kit.settings import KitSettings
 
 #: The bundle's root (functions/ in the repository, /var/task in Lambda): prompt files are relative to it.
@@ -30,7 +31,7 @@ CALLER_SYSTEM_REFUSED = (
 class PromptSettings(KitSettings):
     """Apart from ChatSettings so that any caller of `Conversation` gets the policy, table or not."""
 
-    model_config = SettingsConfigDict(env_prefix="KIT_CHAT_")
+    model_config = SettingsConfigDict(env_prefix=contract.CHAT_ENV_PREFIX)
 
     system_prompt: str | None = None
     #: Path relative to the bundle root, e.g. `chat_api/prompts/support.md`.

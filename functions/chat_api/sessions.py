@@ -27,8 +27,10 @@ from botocore.exceptions import ClientError
 from chat_api.errors import ChatError, ConcurrentTurnError, SessionNotFoundError
 from chat_api.settings import get_chat_settings
 from claude_kit.aws import REQUEST_PATH, dynamodb_table
+from claude_kit.contract import EXPIRES_AT, SESSIONS_TABLE
 from claude_kit.transaction import CancellationReason, Transaction
 
+SESSION_ID, SEQ = SESSIONS_TABLE.key_names
 HEADER_SEQ = 0
 _SECONDS_PER_DAY = 86_400
 
@@ -88,19 +90,19 @@ class SessionStore:
         now = self._clock()
         session = Session(session_id=str(uuid.uuid4()), user_id=user_id, created_at=_iso(now))
         header = {
-            "session_id": session.session_id,
-            "seq": HEADER_SEQ,
+            SESSION_ID: session.session_id,
+            SEQ: HEADER_SEQ,
             "user_id": user_id,
             "created_at": session.created_at,
             "last_seq": HEADER_SEQ + 2,
-            "expires_at": self._expiry(now),
+            EXPIRES_AT: self._expiry(now),
         }
         transaction.add(
             {
                 "Put": {
                     "TableName": self._table.name,
                     "Item": header,
-                    "ConditionExpression": "attribute_not_exists(session_id)",
+                    "ConditionExpression": f"attribute_not_exists({SESSION_ID})",
                 }
             }
         )
@@ -112,21 +114,21 @@ class SessionStore:
         session = Session(session_id=str(uuid.uuid4()), user_id=user_id, created_at=_iso(now))
         self._table.put_item(
             Item={
-                "session_id": session.session_id,
-                "seq": HEADER_SEQ,
+                SESSION_ID: session.session_id,
+                SEQ: HEADER_SEQ,
                 "user_id": user_id,
                 "created_at": session.created_at,
                 "last_seq": session.last_seq,
-                "expires_at": self._expiry(now),
+                EXPIRES_AT: self._expiry(now),
             },
-            ConditionExpression="attribute_not_exists(session_id)",
+            ConditionExpression=f"attribute_not_exists({SESSION_ID})",
         )
         return session
 
     def load(self, session_id: str, user_id: str) -> Session:
         """The whole session, oldest turn first."""
         items = self._query(session_id)
-        header = items[0] if items and items[0]["seq"] == HEADER_SEQ else None
+        header = items[0] if items and items[0][SEQ] == HEADER_SEQ else None
         if header is None or header["user_id"] != user_id or self._expired(header):
             raise SessionNotFoundError(session_id)
         turns = tuple(_turn_from_item(item) for item in items[1:] if not self._expired(item))
@@ -139,7 +141,7 @@ class SessionStore:
         the slot the newest turn implies (a user turn claims the one after it for its answer); the header's
         own condition still guards the next write. Items written before turns carried an owner: `load`."""
         items = self._query(session_id, newest_first=turns + 1)
-        header = items[-1] if items and items[-1]["seq"] == HEADER_SEQ else None
+        header = items[-1] if items and items[-1][SEQ] == HEADER_SEQ else None
         if header is not None:
             if header["user_id"] != user_id or self._expired(header):
                 raise SessionNotFoundError(session_id)
@@ -149,11 +151,11 @@ class SessionStore:
             # The header is refreshed by every write, so it outlives the newest turn.
             if any(item["user_id"] != user_id for item in items) or self._expired(newest):
                 raise SessionNotFoundError(session_id)
-            last_seq = int(newest["seq"]) + (1 if newest["role"] == Role.USER else 0)
+            last_seq = int(newest[SEQ]) + (1 if newest["role"] == Role.USER else 0)
             created_at = ""
         else:
             return self.load(session_id, user_id)
-        recent = [item for item in reversed(items) if item["seq"] != HEADER_SEQ and not self._expired(item)]
+        recent = [item for item in reversed(items) if item[SEQ] != HEADER_SEQ and not self._expired(item)]
         return Session(
             session_id, user_id, created_at, last_seq, tuple(map(_turn_from_item, recent[-turns:]))
         )
@@ -167,7 +169,7 @@ class SessionStore:
             session,
             seq,
             turn,
-            header_update="SET expires_at = :expires, last_seq = :reserved",
+            header_update=f"SET {EXPIRES_AT} = :expires, last_seq = :reserved",
             header_condition="user_id = :user AND last_seq = :seen",
             values={":reserved": seq + 1, ":seen": session.last_seq},
         )
@@ -179,7 +181,7 @@ class SessionStore:
             session,
             seq,
             turn,
-            header_update="SET expires_at = :expires",
+            header_update=f"SET {EXPIRES_AT} = :expires",
             header_condition="user_id = :user",
         )
 
@@ -206,11 +208,11 @@ class SessionStore:
     def delete(self, session_id: str, user_id: str) -> None:
         """Delete the header first (the session is gone at once, later appends fail), then the turns."""
         items = self._query(session_id)
-        if not items or items[0]["seq"] != HEADER_SEQ or items[0]["user_id"] != user_id:
+        if not items or items[0][SEQ] != HEADER_SEQ or items[0]["user_id"] != user_id:
             raise SessionNotFoundError(session_id)
         try:
             self._table.delete_item(
-                Key={"session_id": session_id, "seq": HEADER_SEQ},
+                Key={SESSION_ID: session_id, SEQ: HEADER_SEQ},
                 ConditionExpression="user_id = :user",
                 ExpressionAttributeValues={":user": user_id},
             )
@@ -220,7 +222,7 @@ class SessionStore:
             raise
         with self._table.batch_writer() as batch:
             for item in items[1:]:
-                batch.delete_item(Key={"session_id": session_id, "seq": item["seq"]})
+                batch.delete_item(Key={SESSION_ID: session_id, SEQ: item[SEQ]})
 
     def _write_into(
         self,
@@ -246,7 +248,7 @@ class SessionStore:
             {
                 "Update": {
                     "TableName": self._table.name,
-                    "Key": {"session_id": session.session_id, "seq": HEADER_SEQ},
+                    "Key": {SESSION_ID: session.session_id, SEQ: HEADER_SEQ},
                     "UpdateExpression": header_update,
                     "ConditionExpression": header_condition,
                     "ExpressionAttributeValues": header_values,
@@ -266,7 +268,7 @@ class SessionStore:
                 "Put": {
                     "TableName": self._table.name,
                     "Item": _turn_item(session, stored, self._expiry(now)),
-                    "ConditionExpression": "attribute_not_exists(seq)",
+                    "ConditionExpression": f"attribute_not_exists({SEQ})",
                 }
             },
             on_cancel=lambda reason: _turn_conflict(reason, session),
@@ -277,7 +279,7 @@ class SessionStore:
         """Every item, oldest first; or the `newest_first` newest, newest first."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
-            "KeyConditionExpression": Key("session_id").eq(session_id),
+            "KeyConditionExpression": Key(SESSION_ID).eq(session_id),
             "ConsistentRead": True,
         }
         if newest_first is not None:
@@ -296,7 +298,7 @@ class SessionStore:
 
     def _expired(self, item: Mapping[str, Any]) -> bool:
         """DynamoDB deletes expired items up to a few days late; until then they must not count."""
-        return int(item["expires_at"]) <= self._clock()
+        return int(item[EXPIRES_AT]) <= self._clock()
 
 
 def _turn_conflict(reason: CancellationReason, session: Session) -> ChatError | None:
@@ -316,10 +318,10 @@ def _fields(turn: Turn) -> dict[str, Any]:
 
 def _turn_item(session: Session, turn: StoredTurn, expires_at: int) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "session_id": session.session_id,
-        "seq": turn.seq,
+        SESSION_ID: session.session_id,
+        SEQ: turn.seq,
         "user_id": session.user_id,
-        "expires_at": expires_at,
+        EXPIRES_AT: expires_at,
         "created_at": turn.created_at,
         "role": turn.role.value,
         "text": turn.text,
@@ -337,7 +339,7 @@ def _turn_item(session: Session, turn: StoredTurn, expires_at: int) -> dict[str,
 def _turn_from_item(item: Mapping[str, Any]) -> StoredTurn:
     cost = item.get("cost_usd")
     return StoredTurn(
-        seq=int(item["seq"]),
+        seq=int(item[SEQ]),
         created_at=str(item["created_at"]),
         role=Role(item["role"]),
         text=str(item["text"]),

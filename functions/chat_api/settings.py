@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from claude_kit import contract
 from claude_kit.settings import KitSettings
 
 #: Stored turns read to build a chat request's context; the context window then keeps what fits.
@@ -15,7 +16,7 @@ DEFAULT_HISTORY_TURNS = 100
 
 
 class ChatSettings(KitSettings):
-    model_config = SettingsConfigDict(env_prefix="KIT_CHAT_")
+    model_config = SettingsConfigDict(env_prefix=contract.CHAT_ENV_PREFIX)
 
     #: DynamoDB table holding conversations (partition key `session_id`, sort key `seq`).
     sessions_table: str

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from claude_kit.calls import ClaudeRequest
 from claude_kit.context_window import TokenCounter, Window, fit_context
+from claude_kit.contract import Env
 from claude_kit.errors import ClaudeBadRequestError
 from claude_kit.settings import RuntimeSettings
 
@@ -24,7 +25,7 @@ def apply_rules(
 ) -> tuple[ClaudeRequest, Window]:
     """The request as it will be sent (window applied, max_tokens capped) and the window it was cut to."""
     if request.model not in settings.allowed_models:
-        raise ClaudeBadRequestError(f"model {request.model!r} is not in KIT_ALLOWED_MODELS")
+        raise ClaudeBadRequestError(f"model {request.model!r} is not in {Env.ALLOWED_MODELS}")
     if reserved := sorted(_RESERVED_PARAMS.intersection(request.params)):
         raise ClaudeBadRequestError(f"params may not set {reserved}: they are ClaudeRequest fields")
     window = fit_context(

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import cache, partial
 from typing import TYPE_CHECKING
 
+from claude_kit.contract import Env
 from claude_kit.errors import ClaudeAuthenticationError
 from claude_kit.settings import RuntimeSettings, get_settings
 
@@ -29,7 +30,7 @@ def fetch_api_key(settings: RuntimeSettings, force: bool = False) -> str:
 
     name = settings.api_key_secret_name
     if not name:
-        raise ClaudeAuthenticationError("KIT_API_KEY_SECRET_NAME is not set: no Anthropic API key to use")
+        raise ClaudeAuthenticationError(f"{Env.API_KEY_SECRET_NAME} is not set: no Anthropic API key to use")
     try:
         value = parameters.get_secret(name, max_age=settings.secret_cache_ttl_seconds, force_fetch=force)
     except parameters.exceptions.GetParameterError as exc:

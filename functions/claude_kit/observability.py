@@ -15,11 +15,11 @@ from typing import Any, cast
 
 from aws_lambda_powertools import Logger, Tracer
 
-DEFAULT_METRICS_NAMESPACE = "ClaudeServerlessKit"
+from claude_kit import contract
 
 
 def metrics_namespace() -> str:
-    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or contract.METRICS_NAMESPACE
 
 
 def tracing_enabled() -> bool:

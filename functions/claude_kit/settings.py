@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from claude_kit import contract
+
 PositiveInt = Annotated[int, Field(gt=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 
@@ -15,7 +17,7 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 class KitSettings(BaseSettings):
     """Base of the kit's settings models: `KIT_`-prefixed variables, frozen once read, the rest ignored."""
 
-    model_config = SettingsConfigDict(env_prefix="KIT_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=contract.ENV_PREFIX, frozen=True, extra="ignore")
 
 
 class RuntimeSettings(KitSettings):

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from claude_kit.contract import Metric
 from claude_kit.errors import SpendGuardClosedError
 from claude_kit.observability import logger
 from claude_kit.telemetry import record_count
@@ -81,7 +82,7 @@ class SpendSwitch:
         """Raise `SpendGuardClosedError` (counted in `SpendGuardRejections`) while the switch is closed."""
         state = self.state()
         if state.closed:
-            record_count("SpendGuardRejections")
+            record_count(Metric.SPEND_GUARD_REJECTIONS)
             raise SpendGuardClosedError(
                 f"spend switch {self._name} is closed: {state.reason or 'no reason given'}",
                 reason=state.reason,

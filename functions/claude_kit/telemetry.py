@@ -14,7 +14,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
+from claude_kit import contract
 from claude_kit.calls import Usage
+from claude_kit.contract import Metric
 from claude_kit.observability import logger, metrics_namespace
 from claude_kit.settings import get_settings
 
@@ -121,44 +123,44 @@ def _int_or_none(value: str | None) -> int | None:
 
 def record_call(record: CallRecord) -> None:
     blob = _new_blob(record.environment)
-    blob.add_dimension(name="Model", value=record.model)
-    blob.add_dimension(name="Route", value=record.route)
+    blob.add_dimension(name=contract.MODEL_DIMENSION, value=record.model)
+    blob.add_dimension(name=contract.ROUTE_DIMENSION, value=record.route)
     # The same values again under {Environment} alone, which is what alarms and budgets watch.
-    blob.add_dimensions(Environment=record.environment)
+    blob.add_dimensions(**{contract.ENVIRONMENT_DIMENSION: record.environment})
     blob.set_timestamp(record.timestamp)
 
     usage = record.usage
     counts = {
-        "Calls": 1,
-        "Errors": int(record.failed),
-        "Throttles": record.throttles,
-        "Retries": record.retries,
-        "Fallbacks": int(record.fallback_used),
-        "InputTokens": usage.input_tokens,
-        "OutputTokens": usage.output_tokens,
-        "CacheCreationInputTokens": usage.cache_creation_input_tokens,
-        "CacheReadInputTokens": usage.cache_read_input_tokens,
-        "UnknownModelCost": int(record.cost_usd is None),
-        "BilledAttempts": record.billed_attempts,
-        "AmbiguousAttempts": record.ambiguous_attempts,
-        "RateLimitRequestsRemaining": record.ratelimit_requests_remaining,
-        "RateLimitTokensRemaining": record.ratelimit_tokens_remaining,
+        Metric.CALLS: 1,
+        Metric.ERRORS: int(record.failed),
+        Metric.THROTTLES: record.throttles,
+        Metric.RETRIES: record.retries,
+        Metric.FALLBACKS: int(record.fallback_used),
+        Metric.INPUT_TOKENS: usage.input_tokens,
+        Metric.OUTPUT_TOKENS: usage.output_tokens,
+        Metric.CACHE_CREATION_INPUT_TOKENS: usage.cache_creation_input_tokens,
+        Metric.CACHE_READ_INPUT_TOKENS: usage.cache_read_input_tokens,
+        Metric.UNKNOWN_MODEL_COST: int(record.cost_usd is None),
+        Metric.BILLED_ATTEMPTS: record.billed_attempts,
+        Metric.AMBIGUOUS_ATTEMPTS: record.ambiguous_attempts,
+        Metric.RATE_LIMIT_REQUESTS_REMAINING: record.ratelimit_requests_remaining,
+        Metric.RATE_LIMIT_TOKENS_REMAINING: record.ratelimit_tokens_remaining,
     }
     for name, value in counts.items():
         if value is not None:
             blob.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if record.cost_usd is not None:
-        blob.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=record.cost_usd)
+        blob.add_metric(name=Metric.COST_USD, unit=MetricUnit.NoUnit, value=record.cost_usd)
     if record.possibly_billed_usd:
         # Kept apart from CostUSD: alarms can add it (a safe upper bound) without it blurring the known cost.
         blob.add_metric(
-            name="PossiblyBilledCostUSD", unit=MetricUnit.NoUnit, value=record.possibly_billed_usd
+            name=Metric.POSSIBLY_BILLED_COST_USD, unit=MetricUnit.NoUnit, value=record.possibly_billed_usd
         )
     # A batch result's latency is its queueing time (hours): it would drown the live calls' percentiles.
     if not record.batch:
-        blob.add_metric(name="LatencyMs", unit=MetricUnit.Milliseconds, value=record.latency_ms)
+        blob.add_metric(name=Metric.LATENCY_MS, unit=MetricUnit.Milliseconds, value=record.latency_ms)
     if record.ttft_ms is not None:
-        blob.add_metric(name="TimeToFirstTokenMs", unit=MetricUnit.Milliseconds, value=record.ttft_ms)
+        blob.add_metric(name=Metric.TTFT_MS, unit=MetricUnit.Milliseconds, value=record.ttft_ms)
 
     # High-cardinality values are EMF properties: searchable in Logs Insights, never dimensions.
     for key in ("user_id", "request_id", "api_request_id", "message_id"):
@@ -179,5 +181,5 @@ def _new_blob(environment: str) -> EphemeralMetrics:
     # service="" keeps Powertools from adding a `service` dimension: the dimension sets must stay exactly the
     # documented ones or CloudWatch files the values under a different metric than alarms watch.
     blob = EphemeralMetrics(namespace=metrics_namespace(), service="")
-    blob.add_dimension(name="Environment", value=environment)
+    blob.add_dimension(name=contract.ENVIRONMENT_DIMENSION, value=environment)
     return blob

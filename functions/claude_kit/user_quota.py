@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 from typing import Any, ClassVar
 
+from claude_kit.contract import EXPIRES_AT, QUOTA_OVERRIDE_DAY, USER_QUOTA_TABLE, Metric
 from claude_kit.errors import QuotaExceededError
 from claude_kit.observability import logger
 from claude_kit.telemetry import record_count
@@ -35,7 +36,8 @@ from claude_kit.transaction import CancellationReason, Transaction
 from claude_kit.worst_case import Charge
 
 #: Sort key of a user's allowance override item; daily usage items use the ISO date.
-OVERRIDE_KEY = "allowance"
+OVERRIDE_KEY = QUOTA_OVERRIDE_DAY
+USER_ID, DAY = USER_QUOTA_TABLE.key_names
 #: Prefixes of a usage item's per-model totals: `usd:claude-sonnet-5-5` and so on.
 MODEL_USD, MODEL_TOKENS, MODEL_CALLS = "usd:", "tokens:", "calls:"
 #: Usage items disappear (TTL) this long after their day, enough for a monthly look back.
@@ -208,7 +210,7 @@ class UserQuota:
     def release(self, hold: QuotaHold) -> None:
         """Give the whole hold back: the call never reached Claude."""
         self._table.update_item(
-            Key={"user_id": hold.user_id, "day": hold.day},
+            Key={USER_ID: hold.user_id, DAY: hold.day},
             UpdateExpression="ADD committed_usd :usd, committed_tokens :tokens",
             ExpressionAttributeValues={":usd": -_usd_up(hold.held.usd), ":tokens": -hold.held.tokens},
         )
@@ -235,15 +237,15 @@ class UserQuota:
 
     def _read(self, user_id: str, days: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         """Items (`user_id`, day) for each of `days` that exist, by day, in one request."""
-        keys = [{"user_id": user_id, "day": day} for day in days]
+        keys = [{USER_ID: user_id, DAY: day} for day in days]
         response = self._table.meta.client.batch_get_item(
             RequestItems={self._table.name: {"Keys": keys, "ConsistentRead": True}}
         )
-        found = {str(item["day"]): item for item in response["Responses"].get(self._table.name, [])}
+        found = {str(item[DAY]): item for item in response["Responses"].get(self._table.name, [])}
         for key in response.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", []):
             # Throttled keys come back unprocessed: read them one by one rather than guess.
             if item := self._table.get_item(Key=key, ConsistentRead=True).get("Item"):
-                found[str(item["day"])] = item
+                found[str(item[DAY])] = item
         return found
 
     def _hold_update(
@@ -255,12 +257,12 @@ class UserQuota:
             allowance.tokens is not None and amount.tokens > allowance.tokens
         ):
             # Larger than the whole allowance: refused without a write (a missing item would pass the check).
-            current = self._table.get_item(Key={"user_id": user_id, "day": day}).get("Item", {})
+            current = self._table.get_item(Key={USER_ID: user_id, DAY: day}).get("Item", {})
             raise self._refusal(user_id, allowance, amount, current, day)
         conditions, values = [], {":usd": usd, ":tokens": amount.tokens}
         update = "ADD committed_usd :usd, committed_tokens :tokens"
         if expires is not None:
-            update += " SET expires_at = :expires"
+            update += f" SET {EXPIRES_AT} = :expires"
             values[":expires"] = expires
         if allowance.usd is not None:
             conditions.append("(attribute_not_exists(committed_usd) OR committed_usd <= :usd_room)")
@@ -269,7 +271,7 @@ class UserQuota:
             conditions.append("(attribute_not_exists(committed_tokens) OR committed_tokens <= :tokens_room)")
             values[":tokens_room"] = allowance.tokens - amount.tokens
         return {
-            "Key": {"user_id": user_id, "day": day},
+            "Key": {USER_ID: user_id, DAY: day},
             "UpdateExpression": update,
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeValues": values,
@@ -296,7 +298,7 @@ class UserQuota:
             names[f"#calls{n}"] = f"{MODEL_CALLS}{model}"
             values |= {f":usd{n}": _usd(charge.usd), f":tokens{n}": charge.tokens}
         return {
-            "Key": {"user_id": hold.user_id, "day": hold.day},
+            "Key": {USER_ID: hold.user_id, DAY: hold.day},
             "UpdateExpression": update,
             "ExpressionAttributeValues": values,
             **({"ExpressionAttributeNames": names} if names else {}),
@@ -333,7 +335,7 @@ class UserQuota:
     def _refusal(
         self, user_id: str, allowance: Allowance, amount: Charge, current: dict[str, Any], day: str
     ) -> UserQuotaExceededError:
-        record_count("QuotaRejections")
+        record_count(Metric.QUOTA_REJECTIONS)
         committed_usd = float(current.get("committed_usd", 0))
         committed_tokens = int(current.get("committed_tokens", 0))
         over_usd = allowance.usd is not None and committed_usd + amount.usd > allowance.usd
@@ -373,7 +375,7 @@ class UserQuota:
                 known.add(tag)
             try:
                 result = self._table.update_item(
-                    Key={"user_id": hold.user_id, "day": hold.day},
+                    Key={USER_ID: hold.user_id, DAY: hold.day},
                     UpdateExpression="ADD warned_levels :tag",
                     ConditionExpression=(
                         "spent_usd >= :threshold AND "
@@ -384,7 +386,7 @@ class UserQuota:
                 )
             except self._table.meta.client.exceptions.ConditionalCheckFailedException:
                 continue  # reported already, or not reached after all
-            record_count("UserAllowanceWarnings")
+            record_count(Metric.USER_ALLOWANCE_WARNINGS)
             logger.warning(
                 "User reached a share of the daily allowance",
                 extra={

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from claude_kit.contract import Env, Metric
 from claude_kit.pricing import PriceTable
 from reconciliation.admin_api import AdminApi
 from reconciliation.estimate import CostMetric
@@ -34,21 +35,21 @@ class BillReport:
     def metrics(self) -> dict[str, float]:
         """What is published under {Environment} (docs/metrics.md), so alarms and the dashboard see it."""
         figures = {
-            "MonthToDateCostUSD": self.month_to_date_usd,
-            "EstimatedMonthToDateCostUSD": self.estimated_month_to_date_usd,
+            Metric.MONTH_TO_DATE_COST_USD: self.month_to_date_usd,
+            Metric.ESTIMATED_MONTH_TO_DATE_COST_USD: self.estimated_month_to_date_usd,
         }
         if self.reported_month_to_date_usd is not None:
-            figures["ReportedMonthToDateCostUSD"] = self.reported_month_to_date_usd
+            figures[Metric.REPORTED_MONTH_TO_DATE_COST_USD] = self.reported_month_to_date_usd
         if (recon := self.reconciliation) is not None:
             usage = recon.reported.usage
             figures |= {
-                "ReportedCostUSD": recon.reported.usd,
-                "EstimatedCostUSDInReportWindow": recon.estimated_usd,
-                "CostDriftPercent": recon.drift_percent,
-                "ReportedInputTokens": usage.input_tokens,
-                "ReportedOutputTokens": usage.output_tokens,
-                "ReportedCacheCreationInputTokens": usage.cache_creation_input_tokens,
-                "ReportedCacheReadInputTokens": usage.cache_read_input_tokens,
+                Metric.REPORTED_COST_USD: recon.reported.usd,
+                Metric.ESTIMATED_COST_USD_IN_REPORT_WINDOW: recon.estimated_usd,
+                Metric.COST_DRIFT_PERCENT: recon.drift_percent,
+                Metric.REPORTED_INPUT_TOKENS: usage.input_tokens,
+                Metric.REPORTED_OUTPUT_TOKENS: usage.output_tokens,
+                Metric.REPORTED_CACHE_CREATION_INPUT_TOKENS: usage.cache_creation_input_tokens,
+                Metric.REPORTED_CACHE_READ_INPUT_TOKENS: usage.cache_read_input_tokens,
             }
         return figures
 
@@ -146,6 +147,6 @@ class ClaudeBill:
         key_id = self._settings.anthropic_api_key_id
         if key_id is None:
             raise ValueError(
-                "KIT_ANTHROPIC_API_KEY_ID is required with an admin key (infra/config.py checks it)"
+                f"{Env.ANTHROPIC_API_KEY_ID} is required with an admin key (infra/config.py checks it)"
             )
         return key_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from claude_kit import contract
 from claude_kit.observability import metrics_namespace
 
 _HOUR = 3600
@@ -25,8 +26,8 @@ class CostMetric:
             "MetricStat": {
                 "Metric": {
                     "Namespace": metrics_namespace(),
-                    "MetricName": "CostUSD",
-                    "Dimensions": [{"Name": "Environment", "Value": self._env_name}],
+                    "MetricName": contract.Metric.COST_USD,
+                    "Dimensions": [{"Name": contract.ENVIRONMENT_DIMENSION, "Value": self._env_name}],
                 },
                 "Period": _HOUR,
                 "Stat": "Sum",

@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from claude_kit import contract
 from claude_kit.aws import aws_client
 from claude_kit.observability import logger, metrics_namespace, tracer
 from claude_kit.pricing import get_price_table
@@ -42,7 +43,8 @@ def build_bill(settings: BillSettings) -> ClaudeBill:
             daily_usd=settings.claude_daily_usd,
             monthly_usd=settings.claude_monthly_usd,
             sent=ParameterSentWarnings(
-                aws_client("ssm"), settings.warnings_parameter or f"/claude-kit/{settings.env_name}/warnings"
+                aws_client("ssm"),
+                settings.warnings_parameter or contract.warnings_parameter_name(settings.env_name),
             ),
             notify=lambda subject, body: _notify(settings, subject, body),
         ),
@@ -84,7 +86,7 @@ def _notify(settings: BillSettings, subject: str, body: str) -> None:
 
 def _publish(env_name: str, figures: Mapping[str, float]) -> None:
     blob = EphemeralMetrics(namespace=metrics_namespace(), service="")
-    blob.add_dimension(name="Environment", value=env_name)
+    blob.add_dimension(name=contract.ENVIRONMENT_DIMENSION, value=env_name)
     for name, value in figures.items():
         unit = (
             MetricUnit.Percent

@@ -14,12 +14,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from claude_kit import contract
 from infra.config import SecretConfig
 from infra.nag import acknowledge
-
-
-def api_key_secret_name(env_name: str) -> str:
-    return f"/claude-kit/{env_name}/anthropic-api-key"
 
 
 class ApiKeySecret(Construct):
@@ -35,7 +32,7 @@ class ApiKeySecret(Construct):
             self.secret_name = config.existing_secret_name
             self.secret = secretsmanager.Secret.from_secret_name_v2(self, "Imported", self.secret_name)
             return
-        self.secret_name = api_key_secret_name(env_name)
+        self.secret_name = contract.api_key_secret_name(env_name)
         self.secret = secretsmanager.Secret(
             self,
             "Secret",

@@ -20,34 +20,20 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from infra.config import EnvironmentConfig, QueueConfig
 from infra.constructs.api_key_secret import ApiKeySecret
 from infra.lambda_function import kit_python_function
 from infra.nag import acknowledge
 from infra.retention import removal_policy
-from infra.tables import kit_table, string_key
+from infra.tables import kit_table
 
-#: The jobs table's sparse indexes, as functions/batch_jobs/store.py queries them (a test keeps them equal).
-OPEN_RECORDS_INDEX = "open-records"
-OPEN_ITEMS_INDEX = "open-items"
-#: Where the functions write in the results bucket (functions/batch_jobs/results.py).
-RESULTS_PREFIX = "results/"
-REJECTIONS_PREFIX = "rejections/"
 #: SQS keeps a message 14 days at most: long enough to wait out a paused consumer or a redrive.
 RETENTION = Duration.days(14)
 #: AWS's guidance for SQS event sources: the visibility timeout is at least 6 x the function timeout.
 VISIBILITY_TIMEOUT_FACTOR = 6
 POLLER_TIMEOUT = Duration.minutes(15)
-
-
-def queue_name(env_name: str, queue: str) -> str:
-    """Fixed, so `bin/kit enqueue --env ENV --queue NAME` finds it with GetQueueUrl."""
-    return f"claude-kit-{env_name}-{queue}"
-
-
-def jobs_table_name(env_name: str) -> str:
-    """Fixed, so `bin/kit results --env ENV` finds it."""
-    return f"claude-kit-{env_name}-jobs"
 
 
 @dataclass(frozen=True)
@@ -95,9 +81,9 @@ class BatchQueues(Construct):
         self.bucket = self._results_bucket(config)
         shared_environment = {
             **claude_environment,
-            "KIT_JOBS_TABLE": self.table.table_name,
-            "KIT_RESULTS_BUCKET": self.bucket.bucket_name,
-            "KIT_RESULTS_EXPIRE_DAYS": str(batch.results_expire_days),
+            Env.JOBS_TABLE: self.table.table_name,
+            Env.RESULTS_BUCKET: self.bucket.bucket_name,
+            Env.RESULTS_EXPIRE_DAYS: str(batch.results_expire_days),
         }
 
         self.queues: dict[str, QueueSet] = {}
@@ -106,7 +92,7 @@ class BatchQueues(Construct):
             api_key_secret.grant_read(queue_set.consumer)
             # Claims, state changes and batch records; GetItem for the old item a failed claim returns.
             self._grant_table(queue_set.consumer, "PutItem", "UpdateItem", "BatchWriteItem", "GetItem")
-            self._grant_writes(queue_set.consumer, RESULTS_PREFIX, REJECTIONS_PREFIX)
+            self._grant_writes(queue_set.consumer, contract.RESULTS_PREFIX, contract.REJECTIONS_PREFIX)
             self.queues[queue_config.name] = queue_set
 
         self.poller = kit_python_function(
@@ -118,13 +104,13 @@ class BatchQueues(Construct):
             description="Batch poller: collects ended Message Batches, completes and announces jobs",
             memory_mb=1024,
             timeout=POLLER_TIMEOUT,
-            environment={**shared_environment, "KIT_EVENT_BUS_NAME": "default"},
+            environment={**shared_environment, Env.EVENT_BUS_NAME: "default"},
         )
         api_key_secret.grant_read(self.poller)
         self._grant_table(
             self.poller, "Query", "GetItem", "BatchGetItem", "BatchWriteItem", "UpdateItem", indexes=True
         )
-        self._grant_writes(self.poller, RESULTS_PREFIX)
+        self._grant_writes(self.poller, contract.RESULTS_PREFIX)
         events.EventBus.from_event_bus_name(self, "DefaultBus", "default").grant_put_events_to(self.poller)
         # Only schedules of this account may assume the role (confused deputy): the trust policy of the
         # EventBridge Scheduler User Guide, "Set up the execution role" (UserGuide/setting-up.html).
@@ -160,18 +146,18 @@ class BatchQueues(Construct):
 
     def attach_jobs_reader(self, function: lambda_.Function) -> None:
         """For the chat API's `GET /jobs/{job_id}`: the table's name, read access to job and item records."""
-        function.add_environment("KIT_JOBS_TABLE", self.table.table_name)
+        function.add_environment(Env.JOBS_TABLE, self.table.table_name)
         self._grant_table(function, "GetItem", "Query")
 
     def attach_open_batches_reader(self, function: lambda_.Function) -> None:
         """For the spend guard's batch cancelling: the table's name and queries of its open-records index."""
-        function.add_environment("KIT_JOBS_TABLE", self.table.table_name)
+        function.add_environment(Env.JOBS_TABLE, self.table.table_name)
         self._grant_table(function, "Query", indexes=True)
 
     def _grant_table(self, function: lambda_.Function, *actions: str, indexes: bool = False) -> None:
         """Exactly these actions on this table (and, for queries, its two indexes), nothing wider."""
         arn = self.table.table_arn
-        resources = [arn, *(f"{arn}/index/{name}" for name in (OPEN_RECORDS_INDEX, OPEN_ITEMS_INDEX))]
+        resources = [arn, *(f"{arn}/index/{index.name}" for index in contract.JOBS_TABLE.indexes)]
         function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=[f"dynamodb:{action}" for action in actions],
@@ -213,7 +199,7 @@ class BatchQueues(Construct):
         dead_letter_queue = sqs.Queue(
             scope,
             "DeadLetterQueue",
-            queue_name=f"{queue_name(env_name, name)}-dlq",
+            queue_name=contract.dead_letter_queue_name(env_name, name),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=RETENTION,
@@ -222,7 +208,7 @@ class BatchQueues(Construct):
         queue = sqs.Queue(
             scope,
             "Queue",
-            queue_name=queue_name(env_name, name),
+            queue_name=contract.queue_name(env_name, name),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=RETENTION,
@@ -245,9 +231,9 @@ class BatchQueues(Construct):
             timeout=timeout,
             environment={
                 **environment,
-                "KIT_QUEUE_NAME": name,
-                "KIT_QUEUE_MODE": queue_config.mode,
-                "KIT_MAX_MESSAGE_BYTES": str(queue_config.max_message_bytes),
+                Env.QUEUE_NAME: name,
+                Env.QUEUE_MODE: queue_config.mode,
+                Env.MAX_MESSAGE_BYTES: str(queue_config.max_message_bytes),
             },
         )
         window = queue_config.max_batching_window_seconds
@@ -290,21 +276,8 @@ class BatchQueues(Construct):
             self,
             "Jobs",
             config=config,
-            table_name=jobs_table_name(env_name),
-            partition_key=string_key("pk"),
-            sort_key=string_key("sk"),
-            global_secondary_indexes=[
-                dynamodb.GlobalSecondaryIndexPropsV2(
-                    index_name=OPEN_RECORDS_INDEX,
-                    partition_key=string_key("open_kind"),
-                    sort_key=string_key("opened_at"),
-                ),
-                dynamodb.GlobalSecondaryIndexPropsV2(
-                    index_name=OPEN_ITEMS_INDEX,
-                    partition_key=string_key("open_job"),
-                    projection_type=dynamodb.ProjectionType.KEYS_ONLY,
-                ),
-            ],
+            table_name=contract.jobs_table_name(env_name),
+            definition=contract.JOBS_TABLE,
         )
 
     def _results_bucket(self, config: EnvironmentConfig) -> s3.Bucket:

@@ -19,21 +19,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from claude_kit import contract
 from infra.config import EnvironmentConfig
 from infra.constructs.api_key_secret import ApiKeySecret
 from infra.function_environment import chat_environment
 from infra.lambda_function import kit_python_function
 from infra.nag import acknowledge
 from infra.retention import log_group, removal_policy
-from infra.tables import kit_table, string_key
+from infra.tables import kit_table
 from infra.web_adapter import adapter_layer_arn
 
 #: What `run.sh` serves on, and what the adapter forwards to.
 APP_PORT = 8080
-READINESS_CHECK_PATH = "/health"
-#: The app's SnapStart hooks (functions/chat_api/lifecycle.py; a test keeps them equal).
-SNAPSTART_BEFORE_CHECKPOINT_PATH = "/_lwa/snapstart/before-checkpoint"
-SNAPSTART_AFTER_RESTORE_PATH = "/_lwa/snapstart/after-restore"
 #: The longest a streamed response may last (API Gateway's limit for response streaming).
 STREAM_TIMEOUT = Duration.minutes(15)
 #: The alias API Gateway invokes when SnapStart or provisioned concurrency needs a published version.
@@ -68,8 +65,7 @@ class ChatApi(Construct):
             self,
             "Sessions",
             config=config,
-            partition_key=string_key("session_id"),
-            sort_key=dynamodb.Attribute(name="seq", type=dynamodb.AttributeType.NUMBER),
+            definition=contract.SESSIONS_TABLE,
             encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
             point_in_time_recovery=config.removal_policy == "retain",
         )
@@ -274,13 +270,15 @@ class ChatApi(Construct):
             # The adapter starts run.sh instead of the Python runtime, and streams what the app answers.
             "AWS_LAMBDA_EXEC_WRAPPER": "/opt/bootstrap",
             "AWS_LWA_INVOKE_MODE": "response_stream",
-            "AWS_LWA_READINESS_CHECK_PATH": READINESS_CHECK_PATH,
+            "AWS_LWA_READINESS_CHECK_PATH": contract.HEALTH_PATH,
             "PORT": str(APP_PORT),
             **chat_environment(config, sessions_table=table_name),
         }
         if chat.snapstart:
-            environment["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] = SNAPSTART_BEFORE_CHECKPOINT_PATH
-            environment["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] = SNAPSTART_AFTER_RESTORE_PATH
+            environment["AWS_LWA_SNAPSTART_BEFORE_CHECKPOINT_PATH"] = (
+                contract.SNAPSTART_BEFORE_CHECKPOINT_PATH
+            )
+            environment["AWS_LWA_SNAPSTART_AFTER_RESTORE_PATH"] = contract.SNAPSTART_AFTER_RESTORE_PATH
         return environment
 
     def _cognito_authorizer(self, env_name: str, config: EnvironmentConfig) -> apigateway.IAuthorizer:

@@ -21,15 +21,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from claude_kit import contract
+from claude_kit.contract import Env, Metric
 from infra.config import EnvironmentConfig
 from infra.constructs.claude_metrics import alarm_above, claude_metric
 from infra.constructs.spend_guard import SpendGuard
 from infra.lambda_function import kit_python_function
 from infra.nag import acknowledge
-
-
-def warnings_parameter_name(env_name: str) -> str:
-    return f"/claude-kit/{env_name}/budget-warnings"
 
 
 class ClaudeBill(Construct):
@@ -51,30 +49,30 @@ class ClaudeBill(Construct):
         self.warnings = ssm.StringParameter(
             self,
             "SentWarnings",
-            parameter_name=warnings_parameter_name(env_name),
+            parameter_name=contract.warnings_parameter_name(env_name),
             description=f"claude-kit {env_name}: budget warnings already sent this day / month",
             string_value="{}",
         )
         environment = {
-            "KIT_CLAUDE_DAILY_USD": str(alerts.claude_daily_usd),
-            "KIT_BUDGET_WARNING_PERCENTS": json.dumps(list(alerts.budget_warning_percents)),
-            "KIT_ALERT_TOPIC_ARN": topic.topic_arn,
-            "KIT_WARNINGS_PARAMETER": self.warnings.parameter_name,
+            Env.CLAUDE_DAILY_USD: str(alerts.claude_daily_usd),
+            Env.BUDGET_WARNING_PERCENTS: json.dumps(list(alerts.budget_warning_percents)),
+            Env.ALERT_TOPIC_ARN: topic.topic_arn,
+            Env.WARNINGS_PARAMETER: self.warnings.parameter_name,
         }
         if alerts.claude_monthly_usd is not None:
-            environment["KIT_CLAUDE_MONTHLY_USD"] = str(alerts.claude_monthly_usd)
+            environment[Env.CLAUDE_MONTHLY_USD] = str(alerts.claude_monthly_usd)
         if config.claude.price_overrides:
-            environment["KIT_PRICE_OVERRIDES"] = json.dumps(config.claude.price_overrides, sort_keys=True)
+            environment[Env.PRICE_OVERRIDES] = json.dumps(config.claude.price_overrides, sort_keys=True)
         if spend_guard is not None:
-            environment["KIT_SPEND_GUARD_FUNCTION"] = spend_guard.function_name
+            environment[Env.SPEND_GUARD_FUNCTION] = spend_guard.function_name
         if recon.admin_key_secret_name is not None:
             environment |= {
-                "KIT_ADMIN_KEY_SECRET_NAME": recon.admin_key_secret_name,
-                "KIT_ANTHROPIC_API_KEY_ID": recon.anthropic_api_key_id or "",
-                "KIT_REPORT_DELAY_MINUTES": str(recon.report_delay_minutes),
+                Env.ADMIN_KEY_SECRET_NAME: recon.admin_key_secret_name,
+                Env.ANTHROPIC_API_KEY_ID: recon.anthropic_api_key_id or "",
+                Env.REPORT_DELAY_MINUTES: str(recon.report_delay_minutes),
             }
             if recon.anthropic_workspace_id is not None:
-                environment["KIT_ANTHROPIC_WORKSPACE_ID"] = recon.anthropic_workspace_id
+                environment[Env.ANTHROPIC_WORKSPACE_ID] = recon.anthropic_workspace_id
 
         self.function = kit_python_function(
             self,
@@ -141,7 +139,7 @@ class ClaudeBill(Construct):
                         "(reason claude_monthly_budget)."
                     ),
                     metric=claude_metric(
-                        "MonthToDateCostUSD", env_name=env_name, statistic="Maximum", period=hourly
+                        Metric.MONTH_TO_DATE_COST_USD, env_name=env_name, statistic="Maximum", period=hourly
                     ),
                     threshold=alerts.claude_monthly_usd,
                 )
@@ -157,7 +155,7 @@ class ClaudeBill(Construct):
                             f"above {alerts.claude_monthly_usd} USD (alerts.claude_monthly_usd): the bill."
                         ),
                         metric=claude_metric(
-                            "ReportedMonthToDateCostUSD",
+                            Metric.REPORTED_MONTH_TO_DATE_COST_USD,
                             env_name=env_name,
                             statistic="Maximum",
                             period=hourly,
@@ -175,7 +173,7 @@ class ClaudeBill(Construct):
                         "outside the kit with this key, or a wrong price or token count in the kit."
                     ),
                     metric=claude_metric(
-                        "CostDriftPercent", env_name=env_name, statistic="Maximum", period=hourly
+                        Metric.COST_DRIFT_PERCENT, env_name=env_name, statistic="Maximum", period=hourly
                     ),
                     threshold=recon.drift_percent,
                 )

@@ -12,8 +12,8 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-#: `POWERTOOLS_METRICS_NAMESPACE` of every function (claude_kit.observability's default).
-NAMESPACE = "ClaudeServerlessKit"
+from claude_kit import contract
+
 FIVE_MINUTES = Duration.minutes(5)
 
 
@@ -27,9 +27,9 @@ def claude_metric(
 ) -> cloudwatch.Metric:
     """One metric's environment-wide aggregate."""
     return cloudwatch.Metric(
-        namespace=NAMESPACE,
+        namespace=contract.METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"Environment": env_name},
+        dimensions_map={contract.ENVIRONMENT_DIMENSION: env_name},
         statistic=statistic,
         period=period,
         label=label,
@@ -40,16 +40,13 @@ def per_model_and_route(
     name: str, *, env_name: str, statistic: str, period: Duration
 ) -> cloudwatch.MathExpression:
     """Every {Model, Route} series of one metric, found when shown (dashboards only: alarms refuse SEARCH)."""
+    namespace, environment = contract.METRICS_NAMESPACE, contract.ENVIRONMENT_DIMENSION
+    dimensions = f"{environment},{contract.MODEL_DIMENSION},{contract.ROUTE_DIMENSION}"
     search = (
-        f'SEARCH(\'{{{NAMESPACE},Environment,Model,Route}} MetricName="{name}" Environment="{env_name}"\', '
+        f'SEARCH(\'{{{namespace},{dimensions}}} MetricName="{name}" {environment}="{env_name}"\', '
         f"'{statistic}', {int(period.to_seconds())})"
     )
     return cloudwatch.MathExpression(expression=search, label="", period=period)
-
-
-def alarm_name(env_name: str, slug: str) -> str:
-    """Alarm names sort by environment in the console and say what broke in the notification subject."""
-    return f"claude-kit-{env_name}-{slug}"
 
 
 def alarm_above(
@@ -73,7 +70,7 @@ def alarm_above(
     alarm = cloudwatch.Alarm(
         scope,
         construct_id,
-        alarm_name=alarm_name(env_name, slug),
+        alarm_name=contract.alarm_name(env_name, slug),
         alarm_description=description,
         metric=metric,
         threshold=threshold,

@@ -20,6 +20,8 @@ from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from claude_kit import contract
+from claude_kit.contract import Metric
 from infra.config import AlertsConfig
 from infra.constructs.claude_metrics import alarm_above, claude_metric
 
@@ -36,10 +38,6 @@ COST_ALLOCATION_TAG = "claude-kit-environment"
 def budget_tag_filter(env_name: str) -> dict[str, list[str]]:
     """Budgets' CostFilters form for one tag value: `user:<key>$<value>` (AWS Budgets API, CostFilters)."""
     return {"TagKeyValue": [f"user:{COST_ALLOCATION_TAG}${env_name}"]}
-
-
-def budget_name(env_name: str) -> str:
-    return f"claude-kit-{env_name}"
 
 
 class CostAlarms(Construct):
@@ -69,7 +67,7 @@ class CostAlarms(Construct):
                 f"Estimated Claude spend over the last 24 hours is above {daily_threshold} USD "
                 "(alerts.claude_daily_usd). The spend guard pauses Claude calls."
             ),
-            metric=claude_metric("CostUSD", env_name=env_name, period=Duration.days(1)),
+            metric=claude_metric(Metric.COST_USD, env_name=env_name, period=Duration.days(1)),
             threshold=daily_threshold,
         )
         self.burn_rate = alarm(
@@ -82,7 +80,7 @@ class CostAlarms(Construct):
             metric=cloudwatch.MathExpression(
                 expression="24 * hourly",
                 using_metrics={
-                    "hourly": claude_metric("CostUSD", env_name=env_name, period=Duration.hours(1))
+                    "hourly": claude_metric(Metric.COST_USD, env_name=env_name, period=Duration.hours(1))
                 },
                 label="Claude spend per day at the last hour's pace (USD)",
                 period=Duration.hours(1),
@@ -96,7 +94,7 @@ class CostAlarms(Construct):
                 "Calls to a model with no known price: their cost is missing from CostUSD, so the cost "
                 "alarms and the spend guard under-count. Add the model to claude.price_overrides."
             ),
-            metric=claude_metric("UnknownModelCost", env_name=env_name, period=Duration.hours(1)),
+            metric=claude_metric(Metric.UNKNOWN_MODEL_COST, env_name=env_name, period=Duration.hours(1)),
             threshold=0,
         )
 
@@ -104,7 +102,7 @@ class CostAlarms(Construct):
             self,
             "MonthlyBudget",
             budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=budget_name(env_name),
+                budget_name=contract.budget_name(env_name),
                 budget_type="COST",
                 time_unit="MONTHLY",
                 budget_limit=budgets.CfnBudget.SpendProperty(
@@ -131,7 +129,7 @@ class CostAlarms(Construct):
         # CloudFormation would otherwise create the budget before the topic policy lets Budgets publish.
         if (topic_policy := topic.node.try_find_child("Policy")) is not None:
             self.budget.node.add_dependency(topic_policy)
-        self.budget_name = budget_name(env_name)
+        self.budget_name = contract.budget_name(env_name)
 
         # The account-wide estimate is only in us-east-1; elsewhere infra/billing_stack.py deploys it there.
         self.account_billing = (

@@ -15,6 +15,8 @@ from aws_cdk import aws_logs as logs
 from cdk_monitoring_constructs import Monitoring
 from constructs import Construct
 
+from claude_kit import contract
+from claude_kit.contract import Metric
 from infra.constructs.claude_metrics import FIVE_MINUTES, claude_metric, per_model_and_route
 from infra.constructs.cost_alarms import BILLING_REGION
 from infra.constructs.log_queries import ERRORS_BY_TYPE
@@ -44,7 +46,7 @@ class ClaudeDashboard(Construct):
         self.dashboard = cloudwatch.Dashboard(
             self,
             "Dashboard",
-            dashboard_name=f"claude-kit-{env_name}",
+            dashboard_name=contract.dashboard_name(env_name),
             default_interval=Duration.days(1),
         )
         self.dashboard.add_widgets(
@@ -72,7 +74,7 @@ class ClaudeDashboard(Construct):
         self.dashboard.add_widgets(
             cloudwatch.SingleValueWidget(
                 title="Claude cost, last 24 h (USD)",
-                metrics=[metric("CostUSD", period=Duration.days(1), label="USD")],
+                metrics=[metric(Metric.COST_USD, period=Duration.days(1), label="USD")],
                 width=_QUARTER,
                 height=_HEIGHT,
             ),
@@ -96,7 +98,7 @@ class ClaudeDashboard(Construct):
                 title="Claude cost per hour by model and route (USD)",
                 left=[
                     per_model_and_route(
-                        "CostUSD", env_name=env_name, statistic="Sum", period=Duration.hours(1)
+                        Metric.COST_USD, env_name=env_name, statistic="Sum", period=Duration.hours(1)
                     )
                 ],
                 stacked=True,
@@ -106,13 +108,13 @@ class ClaudeDashboard(Construct):
         )
 
         # Tokens and cache
-        input_tokens = metric("InputTokens", label="input (uncached)")
-        cache_write = metric("CacheCreationInputTokens", label="cache write")
-        cache_read = metric("CacheReadInputTokens", label="cache read")
+        input_tokens = metric(Metric.INPUT_TOKENS, label="input (uncached)")
+        cache_write = metric(Metric.CACHE_CREATION_INPUT_TOKENS, label="cache write")
+        cache_read = metric(Metric.CACHE_READ_INPUT_TOKENS, label="cache read")
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Tokens in and out",
-                left=[input_tokens, cache_write, cache_read, metric("OutputTokens", label="output")],
+                left=[input_tokens, cache_write, cache_read, metric(Metric.OUTPUT_TOKENS, label="output")],
                 width=_HALF,
                 height=_HEIGHT,
             ),
@@ -140,16 +142,16 @@ class ClaudeDashboard(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Claude call latency (ms)",
-                left=[metric("LatencyMs", statistic=stat, label=stat) for stat in ("p50", "p95", "p99")],
+                left=[
+                    metric(Metric.LATENCY_MS, statistic=stat, label=stat) for stat in ("p50", "p95", "p99")
+                ],
                 left_annotations=[cloudwatch.HorizontalAnnotation(value=latency_p99_ms, label="p99 alarm")],
                 width=_HALF,
                 height=_HEIGHT,
             ),
             cloudwatch.GraphWidget(
                 title="Time to first token (ms)",
-                left=[
-                    metric("TimeToFirstTokenMs", statistic=stat, label=stat) for stat in ("p50", "p95", "p99")
-                ],
+                left=[metric(Metric.TTFT_MS, statistic=stat, label=stat) for stat in ("p50", "p95", "p99")],
                 left_annotations=[cloudwatch.HorizontalAnnotation(value=ttft_p95_ms, label="p95 alarm")],
                 width=_HALF,
                 height=_HEIGHT,
@@ -157,7 +159,7 @@ class ClaudeDashboard(Construct):
         )
 
         # Errors, retries, fallbacks
-        calls = metric("Calls", label="calls")
+        calls = metric(Metric.CALLS, label="calls")
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Calls and error rate",
@@ -165,7 +167,7 @@ class ClaudeDashboard(Construct):
                 right=[
                     cloudwatch.MathExpression(
                         expression="100 * FILL(errors, 0) / calls",
-                        using_metrics={"errors": metric("Errors"), "calls": calls},
+                        using_metrics={"errors": metric(Metric.ERRORS), "calls": calls},
                         label="error rate (%)",
                         period=FIVE_MINUTES,
                     )
@@ -184,9 +186,9 @@ class ClaudeDashboard(Construct):
             cloudwatch.GraphWidget(
                 title="Retries, fallbacks and 429s",
                 left=[
-                    metric("Retries", label="retries"),
-                    metric("Fallbacks", label="fallbacks"),
-                    metric("Throttles", label="429 responses"),
+                    metric(Metric.RETRIES, label="retries"),
+                    metric(Metric.FALLBACKS, label="fallbacks"),
+                    metric(Metric.THROTTLES, label="429 responses"),
                 ],
                 width=_THIRD,
                 height=_HEIGHT,
@@ -197,16 +199,22 @@ class ClaudeDashboard(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Rate-limit headroom (lowest remaining)",
-                left=[metric("RateLimitRequestsRemaining", statistic="Minimum", label="requests remaining")],
-                right=[metric("RateLimitTokensRemaining", statistic="Minimum", label="tokens remaining")],
+                left=[
+                    metric(
+                        Metric.RATE_LIMIT_REQUESTS_REMAINING, statistic="Minimum", label="requests remaining"
+                    )
+                ],
+                right=[
+                    metric(Metric.RATE_LIMIT_TOKENS_REMAINING, statistic="Minimum", label="tokens remaining")
+                ],
                 width=_HALF,
                 height=_HEIGHT,
             ),
             cloudwatch.GraphWidget(
                 title="Calls refused by the spend guard and user quotas",
                 left=[
-                    metric("SpendGuardRejections", label="spend guard closed"),
-                    metric("QuotaRejections", label="user over quota"),
+                    metric(Metric.SPEND_GUARD_REJECTIONS, label="spend guard closed"),
+                    metric(Metric.QUOTA_REJECTIONS, label="user over quota"),
                 ],
                 width=_HALF,
                 height=_HEIGHT,

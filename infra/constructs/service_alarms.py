@@ -12,6 +12,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from claude_kit.contract import Metric
 from infra.config import AlertsConfig
 from infra.constructs.claude_metrics import FIVE_MINUTES, alarm_above, claude_metric
 
@@ -42,7 +43,7 @@ class ServiceAlarms(Construct):
             # FILL: a period with calls but no failures has no Errors datapoint, and that means 0 %.
             metric=cloudwatch.MathExpression(
                 expression="100 * FILL(errors, 0) / calls",
-                using_metrics={"errors": metric("Errors"), "calls": metric("Calls")},
+                using_metrics={"errors": metric(Metric.ERRORS), "calls": metric(Metric.CALLS)},
                 label="Claude error rate (%)",
                 period=FIVE_MINUTES,
             ),
@@ -56,7 +57,7 @@ class ServiceAlarms(Construct):
                 f"p99 of Claude call latency is above {alerts.latency_p99_ms} ms in 2 of the last 3 "
                 "5-minute periods (alerts.latency_p99_ms)."
             ),
-            metric=metric("LatencyMs", statistic="p99"),
+            metric=metric(Metric.LATENCY_MS, statistic="p99"),
             threshold=alerts.latency_p99_ms,
             evaluation_periods=3,
             datapoints_to_alarm=2,
@@ -68,7 +69,7 @@ class ServiceAlarms(Construct):
                 f"p95 of streaming time to first token is above {alerts.ttft_p95_ms} ms in 2 of the last 3 "
                 "5-minute periods (alerts.ttft_p95_ms): users wait before they see anything."
             ),
-            metric=metric("TimeToFirstTokenMs", statistic="p95"),
+            metric=metric(Metric.TTFT_MS, statistic="p95"),
             threshold=alerts.ttft_p95_ms,
             evaluation_periods=3,
             datapoints_to_alarm=2,
@@ -81,7 +82,7 @@ class ServiceAlarms(Construct):
                 "minutes, retried ones included (alerts.throttles_per_5_minutes): the organisation's rate "
                 "limits are too low for the traffic."
             ),
-            metric=metric("Throttles"),
+            metric=metric(Metric.THROTTLES),
             threshold=alerts.throttles_per_5_minutes,
         )
         self.fallbacks = alarm(
@@ -91,7 +92,7 @@ class ServiceAlarms(Construct):
                 f"More than {alerts.fallbacks_per_5_minutes} calls in 5 minutes were answered by the "
                 "fallback model (alerts.fallbacks_per_5_minutes): the primary model is overloaded or failing."
             ),
-            metric=metric("Fallbacks"),
+            metric=metric(Metric.FALLBACKS),
             threshold=alerts.fallbacks_per_5_minutes,
         )
         self.batch_items_expired = alarm(
@@ -101,7 +102,7 @@ class ServiceAlarms(Construct):
                 "Message Batches requests expired (not processed within 24 hours): those work items have no "
                 "answer and need resubmitting."
             ),
-            metric=metric("BatchItemsExpired"),
+            metric=metric(Metric.BATCH_ITEMS_EXPIRED),
             threshold=0,
         )
 

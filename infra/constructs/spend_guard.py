@@ -30,20 +30,11 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from infra.config import EnvironmentConfig
-from infra.constructs.claude_metrics import alarm_name
 from infra.lambda_function import kit_python_function
 from infra.nag import acknowledge
-
-
-def switch_parameter_name(env_name: str) -> str:
-    return f"/claude-kit/{env_name}/spend-switch"
-
-
-def guard_function_name(env_name: str) -> str:
-    """Fixed, so `bin/kit spend-guard ... --env NAME` finds it (ops/guard_cli.py)."""
-    return f"claude-kit-{env_name}-spend-guard"
-
 
 #: What the daily schedule sends the guard function (spend_guard.handler.GuardCommand).
 DAILY_REOPEN = {"action": "daily-reopen", "requested_by": "schedule"}
@@ -74,7 +65,7 @@ class SpendGuard(Construct):
         self.switch = ssm.StringParameter(
             self,
             "Switch",
-            parameter_name=switch_parameter_name(env_name),
+            parameter_name=contract.switch_parameter_name(env_name),
             description=f"claude-kit {env_name}: open = Claude calls allowed; closed = paused by spend guard",
             # Deploys never reset it: CloudFormation only writes this value when the parameter is created.
             string_value=json.dumps({"state": "open", "reason": "created by deployment"}),
@@ -88,16 +79,16 @@ class SpendGuard(Construct):
             description="Spend guard: pauses Claude calls and batch consumers when cost alarms fire",
             memory_mb=256,
             timeout=Duration.seconds(60),
-            function_name=guard_function_name(env_name),
+            function_name=contract.guard_function_name(env_name),
             environment={
-                "KIT_SPEND_SWITCH_PARAMETER": self.switch.parameter_name,
-                "KIT_SPEND_GUARD_ALARM_NAMES": stack.to_json_string(
+                Env.SPEND_SWITCH_PARAMETER: self.switch.parameter_name,
+                Env.SPEND_GUARD_ALARM_NAMES: stack.to_json_string(
                     [alarm.alarm_name for alarm in brake_alarms]
                 ),
-                "KIT_SPEND_GUARD_BUDGET_NAME": budget_name,
-                "KIT_SPEND_GUARD_TOPIC_ARN": topic.topic_arn,
-                "KIT_SPEND_GUARD_AUTO_REOPEN": json.dumps(auto_reopen),
-                "KIT_BATCH_CONSUMER_MAPPINGS": stack.to_json_string(list(batch_consumer_mappings)),
+                Env.SPEND_GUARD_BUDGET_NAME: budget_name,
+                Env.SPEND_GUARD_TOPIC_ARN: topic.topic_arn,
+                Env.SPEND_GUARD_AUTO_REOPEN: json.dumps(auto_reopen),
+                Env.BATCH_CONSUMER_MAPPINGS: stack.to_json_string(list(batch_consumer_mappings)),
             },
         )
         # A close that fails every attempt must not vanish: it waits here, and the alarm tells people.
@@ -119,7 +110,7 @@ class SpendGuard(Construct):
         self.failure_alarm = cloudwatch.Alarm(
             self,
             "FailedInvocationsAlarm",
-            alarm_name=alarm_name(env_name, "spend-guard-failed"),
+            alarm_name=contract.alarm_name(env_name, "spend-guard-failed"),
             alarm_description=(
                 "The spend guard failed an event on every attempt (an alarm, a budget notification, the "
                 "daily reopen): the switch may not have changed. Read the event in the queue, fix, and run "
@@ -178,15 +169,15 @@ class SpendGuard(Construct):
 
     def attach(self, function: lambda_.Function) -> None:
         """`function`'s `SpendSwitch` (claude_kit.spend_switch) reads it before each Claude call."""
-        function.add_environment("KIT_SPEND_SWITCH_PARAMETER", self.switch.parameter_name)
+        function.add_environment(Env.SPEND_SWITCH_PARAMETER, self.switch.parameter_name)
         self.switch.grant_read(function)
 
     def attach_consumer(self, function: lambda_.Function, queue: sqs.IQueue) -> None:
         """A batch consumer: obeys the switch, parks its records in `queue` while it is closed, and may ask
         the guard (by name: an ARN reference would make a dependency cycle through the mappings) to pause."""
         self.attach(function)
-        function.add_environment("KIT_QUEUE_URL", queue.queue_url)
-        function.add_environment("KIT_SPEND_GUARD_FUNCTION", self.function_name)
+        function.add_environment(Env.QUEUE_URL, queue.queue_url)
+        function.add_environment(Env.SPEND_GUARD_FUNCTION, self.function_name)
         queue.grant_send_messages(function)
         function.add_to_role_policy(
             iam.PolicyStatement(
@@ -204,4 +195,4 @@ class SpendGuard(Construct):
 
     @property
     def function_name(self) -> str:
-        return guard_function_name(self._env_name)
+        return contract.guard_function_name(self._env_name)

@@ -10,23 +10,11 @@ from __future__ import annotations
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.config import AlertsConfig, EnvironmentConfig
-from infra.tables import kit_table, string_key
-
-
-def quota_environment(alerts: AlertsConfig) -> dict[str, str]:
-    """The default allowances, as `KIT_*` settings for `claude_kit.reservation.GuardrailSettings`."""
-    environment = {}
-    if alerts.user_daily_usd_allowance is not None:
-        environment["KIT_USER_DAILY_USD_ALLOWANCE"] = str(alerts.user_daily_usd_allowance)
-    if alerts.user_daily_token_allowance is not None:
-        environment["KIT_USER_DAILY_TOKEN_ALLOWANCE"] = str(alerts.user_daily_token_allowance)
-    return environment
-
-
-def quota_table_name(env_name: str) -> str:
-    """Fixed, so `bin/kit usage|quota --env ENV` finds it (local/guardrails.py names the local one alike)."""
-    return f"claude-kit-{env_name}-user-quota"
+from claude_kit import contract
+from claude_kit.contract import Env
+from infra.config import EnvironmentConfig
+from infra.function_environment import quota_environment
+from infra.tables import kit_table
 
 
 class UserQuota(Construct):
@@ -41,13 +29,12 @@ class UserQuota(Construct):
             self,
             "Table",
             config=config,
-            partition_key=string_key("user_id"),
-            sort_key=string_key("day"),
-            table_name=quota_table_name(env_name),
+            definition=contract.USER_QUOTA_TABLE,
+            table_name=contract.quota_table_name(env_name),
         )
 
     def attach(self, function: lambda_.Function) -> None:
-        function.add_environment("KIT_QUOTA_TABLE", self.table.table_name)
+        function.add_environment(Env.QUOTA_TABLE, self.table.table_name)
         for name, value in quota_environment(self._alerts).items():
             function.add_environment(name, value)
         # Reads the user's override, reserves before a call and settles after: nothing else.

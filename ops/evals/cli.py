@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from claude_kit import contract
 from claude_kit.clients import ClaudeClients
 from claude_kit.errors import ClaudeAuthenticationError, ClaudeError
 from claude_kit.service import ClaudeService
@@ -242,7 +243,7 @@ def _environment_settings(env: str) -> RuntimeSettings:
     claude = config.claude
     return RuntimeSettings(
         env_name=env,
-        api_key_secret_name=config.secret.existing_secret_name or f"/claude-kit/{env}/anthropic-api-key",
+        api_key_secret_name=config.secret.existing_secret_name or contract.api_key_secret_name(env),
         model=claude.model,
         fallback_model=claude.fallback_model,
         allowed_models=claude.allowed_models,

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from claude_kit import contract
+
 
 class DeployedLookupError(Exception):
     """The stack or one of its outputs could not be read; the message says what to do."""
@@ -20,13 +22,8 @@ class ChatEndpoint:
     api_key: str | None
 
 
-def stack_name(env: str) -> str:
-    """As infra/stack.py names the environment's stack."""
-    return f"claude-kit-{env}"
-
-
 def chat_endpoint(env: str, cloudformation: Any, apigateway: Any) -> ChatEndpoint:
-    name = stack_name(env)
+    name = contract.stack_name(env)
     try:
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except Exception as exc:  # botocore's ClientError or NoCredentialsError: both mean "cannot read it"

@@ -15,8 +15,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-from infra.constructs.cost_alarms import BILLING_REGION, budget_name
-from infra.constructs.spend_guard import switch_parameter_name
+from claude_kit import contract
+from claude_kit.contract import Env
+from infra.constructs.cost_alarms import BILLING_REGION
 from ops.readiness.anthropic_live import workspace_spend_limit
 from ops.readiness.report import Dimension, Item, Status
 from ops.readiness.template_view import TemplateView
@@ -54,7 +55,7 @@ def _client(session: boto3.Session, service: str, region: str | None = None) -> 
 def secret_populated(view: TemplateView, session: boto3.Session) -> Item:
     check_id, title = "secret-populated", "The API key is stored in the secret"
     config, env_name = view.synthesized.config, view.synthesized.env_name
-    name = next(iter({f.setting("KIT_API_KEY_SECRET_NAME") for f in view.claude_functions()}), None) or ""
+    name = next(iter({f.setting(Env.API_KEY_SECRET_NAME) for f in view.claude_functions()}), None) or ""
     put = f"aws secretsmanager put-secret-value --secret-id {name} --secret-string ... (docs/deploy.md)"
     try:
         described = _client(session, "secretsmanager").describe_secret(SecretId=name)
@@ -104,7 +105,7 @@ def alarm_actions(view: TemplateView, session: boto3.Session) -> Item:
         pages = (
             _client(session, "cloudwatch")
             .get_paginator("describe_alarms")
-            .paginate(AlarmNamePrefix=f"claude-kit-{env_name}-", AlarmTypes=["MetricAlarm"])
+            .paginate(AlarmNamePrefix=contract.alarm_name(env_name, ""), AlarmTypes=["MetricAlarm"])
         )
         deployed = {alarm["AlarmName"]: alarm for page in pages for alarm in page.get("MetricAlarms", [])}
     except (BotoCoreError, ClientError) as exc:
@@ -168,7 +169,7 @@ def billing_alerts(_view: TemplateView, session: boto3.Session) -> Item:
 
 def cost_allocation_tag(view: TemplateView, session: boto3.Session) -> Item:
     check_id, title = "cost-allocation-tag", "Environment cost allocation tag active"
-    budget = budget_name(view.synthesized.env_name)
+    budget = contract.budget_name(view.synthesized.env_name)
     try:
         tags = _client(session, "ce", BILLING_REGION).list_cost_allocation_tags(TagKeys=[ENVIRONMENT_TAG])
     except (BotoCoreError, ClientError) as exc:
@@ -200,7 +201,7 @@ def cost_allocation_tag(view: TemplateView, session: boto3.Session) -> Item:
 def spend_switch(view: TemplateView, session: boto3.Session) -> Item:
     check_id, title = "spend-switch", "Spend switch deployed and open"
     env_name = view.synthesized.env_name
-    name = switch_parameter_name(env_name)
+    name = contract.switch_parameter_name(env_name)
     if not view.synthesized.config.alerts.spend_guard_enabled:
         return Item(
             check_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from claude_kit import contract
 from ops.readiness.check_base import make_item
 from ops.readiness.report import Dimension, Item, Status
 from ops.readiness.template_view import TemplateView, short_id
@@ -208,7 +209,7 @@ def batch_queues(view: TemplateView) -> Item:
     queues = view.resources("AWS::SQS::Queue")
     problems, names = [], []
     for queue in view.synthesized.config.batch.queues:
-        name = f"claude-kit-{env_name}-{queue.name}"
+        name = contract.queue_name(env_name, queue.name)
         names.append(name)
         props = next((p for p in queues.values() if p.get("QueueName") == name), None)
         if props is None or "RedrivePolicy" not in props:

@@ -6,9 +6,9 @@ lets keys leak or money go unchecked is a fail; a choice that is fine for some e
 
 from __future__ import annotations
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from claude_kit.pricing import load_price_table
-from infra.constructs.api_key_secret import api_key_secret_name
-from infra.lambda_function import METRICS_NAMESPACE
 from ops.readiness.check_base import KEY_PATTERN, KEY_VARIABLE, make_item, runtime_default
 from ops.readiness.report import Dimension, Item, Status
 from ops.readiness.template_view import TemplateView
@@ -21,7 +21,7 @@ def api_key_secret(view: TemplateView) -> Item:
     title = "API key in a per-environment secret"
     config, env_name = view.synthesized.config, view.synthesized.env_name
     functions = view.claude_functions()
-    names = {function.setting("KIT_API_KEY_SECRET_NAME") for function in functions}
+    names = {function.setting(Env.API_KEY_SECRET_NAME) for function in functions}
     fix = (
         "keep the key in Secrets Manager: leave secret.existing_secret_name unset, or name this env's secret"
     )
@@ -39,7 +39,7 @@ def api_key_secret(view: TemplateView) -> Item:
     created = any(props.get("Name") == name for props in secrets.values())
     where = "created by the stack" if created else "imported (secret.existing_secret_name)"
     evidence = f"{len(functions)} Claude-calling functions read Secrets Manager secret {name} ({where})"
-    if config.secret.existing_secret_name is None and name != api_key_secret_name(env_name):
+    if config.secret.existing_secret_name is None and name != contract.api_key_secret_name(env_name):
         return make_item("api-key-secret", Dimension.SECURITY, title, Status.FAIL, evidence, fix)
     return make_item("api-key-secret", Dimension.SECURITY, title, Status.PASS, evidence)
 
@@ -81,7 +81,7 @@ def key_per_environment(view: TemplateView) -> Item:
     def secret_of(name: str) -> str:
         config = view.synthesized.config if name == env_name else view.synthesized.all_configs[name]
         configured = config.secret.existing_secret_name
-        return configured or api_key_secret_name(name)
+        return configured or contract.api_key_secret_name(name)
 
     own = secret_of(env_name)
     shared = [name for name in view.synthesized.all_configs if name != env_name and secret_of(name) == own]
@@ -131,7 +131,7 @@ def anthropic_spend_limit(view: TemplateView) -> Item:
 def retry_policy(view: TemplateView) -> Item:
     title = "Retry policy on every Claude call"
     attempts = {
-        f.setting("KIT_RATE_LIMIT_MAX_ATTEMPTS") or str(runtime_default("rate_limit_max_attempts"))
+        f.setting(Env.RATE_LIMIT_MAX_ATTEMPTS) or str(runtime_default("rate_limit_max_attempts"))
         for f in view.claude_functions()
     }
     evidence = (
@@ -148,7 +148,7 @@ def retry_policy(view: TemplateView) -> Item:
             title,
             Status.FAIL,
             evidence,
-            "do not set KIT_RATE_LIMIT_MAX_ATTEMPTS below 2",
+            f"do not set {Env.RATE_LIMIT_MAX_ATTEMPTS} below 2",
         )
     return make_item("retry-policy", Dimension.RELIABILITY, title, Status.PASS, evidence)
 
@@ -191,14 +191,14 @@ def fallback_model(view: TemplateView) -> Item:
             f"claude.fallback_model is null: an overloaded {claude.model} fails the call",
             'set claude.fallback_model (e.g. "claude-haiku-5-5") in cdk.json',
         )
-    missing = [f.name for f in view.claude_functions() if f.setting("KIT_FALLBACK_MODEL") != fallback]
+    missing = [f.name for f in view.claude_functions() if f.setting(Env.FALLBACK_MODEL) != fallback]
     if missing:
         return make_item(
             "fallback-model",
             Dimension.RELIABILITY,
             title,
             Status.FAIL,
-            f"KIT_FALLBACK_MODEL missing on {', '.join(missing)}",
+            f"{Env.FALLBACK_MODEL} missing on {', '.join(missing)}",
             "build every Claude-calling function with infra.lambda_function.claude_environment",
         )
     return make_item(
@@ -206,7 +206,7 @@ def fallback_model(view: TemplateView) -> Item:
         Dimension.RELIABILITY,
         title,
         Status.PASS,
-        f"{claude.model} falls back to {fallback} (KIT_FALLBACK_MODEL on every Claude-calling function)",
+        f"{claude.model} falls back to {fallback} ({Env.FALLBACK_MODEL} on every Claude-calling function)",
     )
 
 
@@ -219,7 +219,7 @@ def context_limits(view: TemplateView) -> Item:
     unset = [
         f.name
         for f in view.claude_functions()
-        if not all(f.setting(k) for k in ("KIT_CONTEXT_MAX_TOKENS", "KIT_MAX_TOKENS_CAP"))
+        if not all(f.setting(k) for k in (Env.CONTEXT_MAX_TOKENS, Env.MAX_TOKENS_CAP))
     ]
     evidence = (
         f"max_tokens capped at {claude.max_tokens_cap}; context trimmed to {claude.context_max_turns} "
@@ -242,7 +242,7 @@ def prompt_caching(view: TemplateView) -> Item:
     off = [
         f.name
         for f in view.claude_functions()
-        if (f.setting("KIT_PROMPT_CACHING") or "true").lower() == "false"
+        if (f.setting(Env.PROMPT_CACHING) or "true").lower() == "false"
     ]
     if off:
         return make_item(
@@ -250,7 +250,7 @@ def prompt_caching(view: TemplateView) -> Item:
             Dimension.COST,
             title,
             Status.FAIL,
-            f"KIT_PROMPT_CACHING=false on {', '.join(off)} (claude.prompt_caching)",
+            f"{Env.PROMPT_CACHING}=false on {', '.join(off)} (claude.prompt_caching)",
             "set claude.prompt_caching to true: repeated prompt prefixes are billed at the cache-read price",
         )
     table = load_price_table(view.synthesized.config.claude.price_overrides)
@@ -281,7 +281,7 @@ def token_usage_logged(view: TemplateView) -> Item:
         for reason in (
             "metrics disabled" if (f.setting("POWERTOOLS_METRICS_DISABLED") or "").lower() == "true" else "",
             f"namespace {f.setting('POWERTOOLS_METRICS_NAMESPACE')}"
-            if f.setting("POWERTOOLS_METRICS_NAMESPACE") != METRICS_NAMESPACE
+            if f.setting("POWERTOOLS_METRICS_NAMESPACE") != contract.METRICS_NAMESPACE
             else "",
             f"log level {f.setting('POWERTOOLS_LOG_LEVEL')} hides the call log"
             if f.setting("POWERTOOLS_LOG_LEVEL") in {"WARNING", "ERROR", "CRITICAL"}
@@ -304,7 +304,7 @@ def token_usage_logged(view: TemplateView) -> Item:
         title,
         Status.PASS,
         f"{len(view.claude_functions())} Claude-calling functions emit one EMF record and one log line per "
-        f"call to namespace {METRICS_NAMESPACE} (log level {view.synthesized.config.log_level})",
+        f"call to namespace {contract.METRICS_NAMESPACE} (log level {view.synthesized.config.log_level})",
     )
 
 
@@ -320,7 +320,7 @@ def spend_guard(view: TemplateView) -> Item:
             "alerts.spend_guard_enabled is false: nothing stops calls when the budget is spent",
             "set alerts.spend_guard_enabled to true",
         )
-    unguarded = [f.name for f in view.claude_functions() if not f.setting("KIT_SPEND_SWITCH_PARAMETER")]
+    unguarded = [f.name for f in view.claude_functions() if not f.setting(Env.SPEND_SWITCH_PARAMETER)]
     unguarded = [name for name in unguarded if "Poller" not in name]  # collects results already paid for
     daily = view.alarm("daily-cost")
     budgets = view.resources("AWS::Budgets::Budget")
@@ -328,8 +328,12 @@ def spend_guard(view: TemplateView) -> Item:
     if daily is not None:
         brakes.append(f"daily-cost alarm > {alerts.claude_daily_usd:g} USD")
     if budgets:
-        brakes.append(f"budget claude-kit-{env_name} ({alerts.aws_monthly_budget_usd:g} USD/month)")
-    evidence = f"switch /claude-kit/{env_name}/spend-switch closed by: {', '.join(brakes) or 'nothing'}"
+        brakes.append(
+            f"budget {contract.budget_name(env_name)} ({alerts.aws_monthly_budget_usd:g} USD/month)"
+        )
+    evidence = (
+        f"switch {contract.switch_parameter_name(env_name)} closed by: {', '.join(brakes) or 'nothing'}"
+    )
     if unguarded or len(brakes) < 2:
         return make_item(
             "spend-guard",

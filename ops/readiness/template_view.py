@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from claude_kit import contract
+from claude_kit.contract import Env
 from ops.synthesis import SynthesizedEnvironment
 
 #: Subscription protocols that reach a person or a paging service (a Lambda subscriber is the spend guard).
@@ -41,7 +43,7 @@ class Function:
 
     @property
     def calls_claude(self) -> bool:
-        return "KIT_API_KEY_SECRET_NAME" in self.environment
+        return Env.API_KEY_SECRET_NAME in self.environment
 
     @property
     def timeout_seconds(self) -> int:
@@ -74,7 +76,7 @@ class TemplateView:
         }
 
     def alarm(self, slug: str) -> dict[str, Any] | None:
-        return self.alarms().get(f"claude-kit-{self.synthesized.env_name}-{slug}")
+        return self.alarms().get(contract.alarm_name(self.synthesized.env_name, slug))
 
     def human_subscriptions(self) -> dict[str, list[str]]:
         """Topic logical id → protocols of its subscribers that reach people."""

@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 import httpx2
 
+from claude_kit import contract
+
 Status = Literal["ok", "failed", "pending"]
 
 SMOKE_MESSAGE = "This is a deployment smoke test. Reply with one word: ready."
@@ -113,26 +115,26 @@ def check_batch(
 def check_monitoring(cloudwatch: Any, env_name: str) -> CheckResult:
     """The environment's dashboard exists, its alarms exist, and none is in ALARM."""
     started = time.monotonic()
-    prefix = f"claude-kit-{env_name}"
+    dashboard, prefix = contract.dashboard_name(env_name), contract.alarm_name(env_name, "")
     problems: list[str] = []
     try:
-        cloudwatch.get_dashboard(DashboardName=prefix)
+        cloudwatch.get_dashboard(DashboardName=dashboard)
     except cloudwatch.exceptions.ResourceNotFound:
-        problems.append(f"no dashboard {prefix}")
+        problems.append(f"no dashboard {dashboard}")
     states: Counter[str] = Counter()
     firing: list[str] = []
-    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=f"{prefix}-"):
+    for page in cloudwatch.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix):
         for alarm in page["MetricAlarms"] + page.get("CompositeAlarms", []):
             states[alarm["StateValue"]] += 1
             if alarm["StateValue"] == "ALARM":
                 firing.append(alarm["AlarmName"])
     if not states:
-        problems.append(f"no alarms named {prefix}-*")
+        problems.append(f"no alarms named {prefix}*")
     if firing:
         problems.append(f"in ALARM: {', '.join(sorted(firing))}")
     summary = ", ".join(f"{count} {state}" for state, count in sorted(states.items())) or "no alarms"
     status: Status = "failed" if problems else "ok"
-    detail = "; ".join(problems) if problems else f"dashboard {prefix}; alarms: {summary}"
+    detail = "; ".join(problems) if problems else f"dashboard {dashboard}; alarms: {summary}"
     return CheckResult("monitoring", status, detail, round(time.monotonic() - started, 2))
 
 

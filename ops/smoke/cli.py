@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx2
 
+from claude_kit import contract
 from ops.smoke.checks import SMOKE_MESSAGE, CheckResult, check_batch, check_chat, check_monitoring
 
 CHECKS = ("chat", "batch", "monitoring")
@@ -134,7 +135,7 @@ def _stack_chat_endpoint(env_name: str) -> tuple[str, str]:
     """The ChatUrl output of `claude-kit-<env>` and the value of its API key (never printed)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-    stack = f"claude-kit-{env_name}"
+    stack = contract.stack_name(env_name)
     try:
         (described,) = _aws("cloudformation").describe_stacks(StackName=stack)["Stacks"]
         outputs = {output["OutputKey"]: output["OutputValue"] for output in described.get("Outputs", [])}

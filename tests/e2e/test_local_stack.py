@@ -7,8 +7,11 @@ import os
 import anthropic
 import boto3
 
+from claude_kit import contract
+from claude_kit.contract import api_key_secret_name
 from local.fake_claude import PLACEHOLDER_API_KEY
-from local.stack import LocalStack, api_key_secret_name, banner
+from local.stack import LocalStack, banner
+from tests.fixtures.tables import described_table
 
 
 def test_the_functions_environment_points_at_moto_and_the_fake(local_stack_env: LocalStack) -> None:
@@ -42,3 +45,32 @@ def test_the_banner_says_where_the_fake_and_moto_listen(local_stack_env: LocalSt
     text = banner(local_stack_env)
     assert local_stack_env.urls["fake Claude"] in text
     assert local_stack_env.urls["moto (AWS)"] in text
+
+
+def test_the_local_tables_have_the_keys_indexes_and_ttl_of_their_contract_definitions(
+    local_stack_env: LocalStack,
+) -> None:
+    # Given the tables the local stack made on moto, by the names it gives the functions
+    dynamodb = boto3.client("dynamodb")
+    expected = {
+        os.environ[contract.Env.CHAT_SESSIONS_TABLE]: contract.SESSIONS_TABLE,
+        os.environ[contract.Env.QUOTA_TABLE]: contract.USER_QUOTA_TABLE,
+        os.environ[contract.Env.JOBS_TABLE]: contract.JOBS_TABLE,
+    }
+    # When each is described back into a definition
+    described = {
+        name: described_table(
+            expected[name].role if name in expected else "?",
+            dynamodb.describe_table(TableName=name)["Table"],
+            dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]["AttributeName"],
+        )
+        for name in dynamodb.list_tables()["TableNames"]
+    }
+    # Then there is no other table, and each one is exactly the definition the CDK builds it from
+    assert described == expected
+
+
+def test_every_kit_variable_of_the_local_functions_is_a_contract_name(local_stack_env: LocalStack) -> None:
+    kit_names = {name for name in local_stack_env.env if name.startswith(contract.ENV_PREFIX)}
+    assert kit_names - contract.env_names() == set()
+    assert {contract.Env.CHAT_SESSIONS_TABLE, contract.Env.QUOTA_TABLE, contract.Env.JOBS_TABLE} <= kit_names

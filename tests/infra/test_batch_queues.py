@@ -7,7 +7,6 @@ import pytest
 from aws_cdk.assertions import Match
 
 from batch_jobs import store
-from infra.constructs import batch_queues
 from tests.infra.conftest import actions, resources, role_statements
 
 pytestmark = pytest.mark.slow
@@ -161,13 +160,6 @@ def test_jobs_table_is_on_demand_with_ttl_recovery_and_the_stores_indexes(env):
                 ]
             ),
         },
-    )
-
-
-def test_index_names_match_what_the_store_queries():
-    assert (batch_queues.OPEN_RECORDS_INDEX, batch_queues.OPEN_ITEMS_INDEX) == (
-        store.OPEN_RECORDS_INDEX,
-        store.OPEN_ITEMS_INDEX,
     )
 
 

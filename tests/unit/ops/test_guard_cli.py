@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,7 +11,7 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from ops import kit
-from ops.guard_cli import function_name, run
+from ops.guard_cli import run
 from ops.target import Target
 
 IDENTITY = "arn:aws:sts::123456789012:assumed-role/Ops/alice"
@@ -86,17 +85,6 @@ def test_a_failing_guard_function_makes_the_command_fail(capsys) -> None:
     # Then the command exits non-zero and shows the error
     assert code == 1
     assert "ParameterNotFound" in capsys.readouterr().out
-
-
-def test_the_cli_and_the_stack_name_the_guard_function_the_same_way() -> None:
-    # Given the name infra gives the guard function (infra/constructs/spend_guard.py, which imports the CDK)
-    source = (Path(__file__).parents[3] / "infra" / "constructs" / "spend_guard.py").read_text(
-        encoding="utf-8"
-    )
-    # When the CLI derives it
-    # Then both use claude-kit-<env>-spend-guard
-    assert 'return f"claude-kit-{env_name}-spend-guard"' in source
-    assert function_name("prod") == "claude-kit-prod-spend-guard"
 
 
 def test_an_environment_is_required(capsys) -> None:
