@@ -206,14 +206,15 @@ def make_harness(
         http_client=httpx2.Client(transport=httpx2.MockTransport(api)),
         async_http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(api)),
     )
+    settings = settings or RuntimeSettings(fallback_model=FALLBACK)
+    if retry_ambiguous:
+        settings = settings.model_copy(update={"retry_ambiguous": True})
     service = ClaudeService(
         clients=clients,
-        settings=settings or RuntimeSettings(fallback_model=FALLBACK),
-        retry_policy=RetryPolicy(
-            sleep=sleeps.append,
-            async_sleep=async_sleep,
-            rng=random.Random(seed),
-            retry_ambiguous=retry_ambiguous,
+        settings=settings,
+        # From the settings, as `get_claude_service()` builds it; only the sleeps and the dice are the test's.
+        retry_policy=RetryPolicy.from_settings(
+            settings, sleep=sleeps.append, async_sleep=async_sleep, rng=random.Random(seed)
         ),
         emit=records.append,
         **service_options,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from claude_kit.context_window import estimate_tokens, fit_context
+from claude_kit.context_window import SystemPrompt, estimate_tokens, fit_context
 
 
 def turns(count: int, size: int = 10) -> list[dict[str, Any]]:
@@ -128,3 +130,77 @@ def test_an_api_counter_is_used_a_logarithmic_number_of_times():
 )
 def test_the_local_estimate_counts_text_images_and_tool_results(content, minimum, maximum):
     assert minimum <= estimate_tokens(None, [{"role": "user", "content": content}]) - 4 <= maximum
+
+
+@pytest.mark.parametrize(
+    ("block", "characters"),
+    [
+        # a text block counts its text only
+        ({"type": "text", "text": "t" * 350}, 350),
+        # any other block (a tool_use) counts its compact JSON
+        (
+            {"type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": "x" * 300}},
+            len('{"type":"tool_use","id":"t1","name":"lookup","input":{"q":""}}') + 300,
+        ),
+    ],
+)
+def test_a_block_is_estimated_at_one_token_per_3_5_characters(block: dict[str, Any], characters: int) -> None:
+    assert (
+        estimate_tokens(None, [{"role": "assistant", "content": [block]}]) == math.ceil(characters / 3.5) + 4
+    )
+
+
+def test_a_window_exactly_at_both_limits_fits_whole() -> None:
+    # Given a conversation whose estimate is exactly the token budget and whose length is the turn limit
+    messages = turns(4)
+    tokens = estimate_tokens(None, messages)
+
+    window = fit_context(None, messages, max_turns=4, max_tokens=tokens)
+
+    assert (window.messages, window.tokens, window.fits) == (messages, tokens, True)
+
+
+def test_a_shorter_window_exactly_at_the_budget_is_the_one_kept() -> None:
+    # Given 8 turns of 100 tokens each (a counter that says so) and a budget of exactly 4 turns
+    def counter(system: SystemPrompt, messages: Sequence[dict[str, Any]]) -> int:
+        return 100 * len(messages)
+
+    window = fit_context(None, turns(8), max_turns=100, max_tokens=400, counter=counter)
+
+    # Then the window is the 4 newest turns, at the budget to the token
+    assert (window.dropped_turns, window.tokens, window.dropped_tokens, window.fits) == (4, 400, 400, True)
+
+
+@pytest.mark.parametrize("budget_slack", [0, 1])
+def test_a_conversation_that_fits_is_counted_once(budget_slack: int) -> None:
+    # Given an API counter (each call is a request) and a conversation within both limits
+    calls: list[int] = []
+
+    def counter(system: SystemPrompt, messages: Sequence[dict[str, Any]]) -> int:
+        calls.append(len(messages))
+        return 100 * len(messages)
+
+    fit_context(None, turns(9), max_turns=9, max_tokens=900 + budget_slack, counter=counter)
+
+    # Then the whole conversation is counted once, and nothing else
+    assert calls == [9]
+
+
+def test_past_the_turn_limit_only_the_newest_user_turn_is_kept() -> None:
+    # Given a conversation whose newest plain user turn is followed by a tool loop longer than the turn limit
+    messages = [*turns(2), {"role": "user", "content": "Look it up"}, *tool_exchange("t1")]
+
+    window = fit_context(None, messages, max_turns=1, max_tokens=100_000)
+
+    # Then the window starts at that newest user turn, not at an older one, and is reported as not fitting
+    assert (window.dropped_turns, window.fits) == (2, False)
+    assert window.messages == messages[2:]
+
+
+def test_a_conversation_without_a_plain_user_turn_is_kept_whole() -> None:
+    # Given a continuation that starts with a tool result (no cut point)
+    messages = [tool_exchange("t1")[1], {"role": "assistant", "content": "Found it."}]
+
+    window = fit_context(None, messages, max_turns=10, max_tokens=100_000)
+
+    assert (window.messages, window.dropped_turns, window.fits) == (messages, 0, True)

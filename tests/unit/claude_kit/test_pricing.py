@@ -109,3 +109,25 @@ def test_minimum_cacheable_lengths_come_from_the_data_file():
     assert table.min_cacheable_tokens("claude-opus-5") == 512
     assert table.min_cacheable_tokens("claude-sonnet-5-5") == table.default_min_cacheable_tokens
     assert table.min_cacheable_tokens("claude-unknown") == table.default_min_cacheable_tokens
+
+
+def test_a_cost_is_rounded_to_the_nano_dollar():
+    # Given a price with more digits than a nano-dollar can hold for one token
+    table = load_price_table({"claude-sonnet-5-5": {"input": 1.23456789}})
+
+    # Then one token costs $0.000001235 (1.23456789e-6 rounded to 9 places)
+    assert estimate_cost("claude-sonnet-5-5", Usage(input_tokens=1), table=table) == pytest.approx(
+        1.235e-6, rel=0, abs=1e-15
+    )
+
+
+def test_a_snapshot_with_its_own_price_is_not_priced_as_its_alias():
+    # Given an environment that prices one dated snapshot apart from its alias
+    snapshot = "claude-sonnet-4-5-20250929"
+    table = load_price_table(
+        {snapshot: {"input": 7, "output": 8, "cache_write_5m": 9, "cache_write_1h": 10, "cache_read": 11}}
+    )
+
+    # Then that snapshot costs its own price, and its alias keeps the data file's
+    assert table.cost(snapshot, Usage(input_tokens=1_000_000)) == pytest.approx(7.0)
+    assert table.cost("claude-sonnet-4-5", Usage(input_tokens=1_000_000)) == pytest.approx(3.0)

@@ -7,6 +7,7 @@ import httpx2
 import pytest
 
 from claude_kit.errors import (
+    ClaudeBadRequestError,
     ClaudeBusyError,
     ClaudeConnectionError,
     ClaudeRateLimitedError,
@@ -78,3 +79,22 @@ def test_only_failures_that_may_have_reached_claude_without_an_answer_are_ambigu
     # An answer with an error status is never billed; other exceptions are not Claude's
     assert not is_ambiguous(status_error(529, "overloaded_error"))
     assert not is_ambiguous(ValueError("a bug"))
+
+
+@pytest.mark.parametrize(
+    ("exc", "error_class", "error_type"),
+    [
+        # the API's own type wins over the one the failure's kind would give (busy: overloaded_error)
+        (status_error(200, "api_error"), ClaudeBusyError, "api_error"),
+        # a 4xx the kit does not know keeps its type, although it is raised as a bad request
+        (status_error(409, "conflict_error"), ClaudeBadRequestError, "conflict_error"),
+        # an empty type is no type: the kind's own is used
+        (status_error(200, ""), ClaudeBusyError, "overloaded_error"),
+    ],
+)
+def test_the_typed_error_carries_the_apis_own_error_type(exc, error_class, error_type) -> None:
+    assert error_type_of(exc) == error_type
+    error = to_claude_error(exc)
+    assert error is not None
+    assert type(error) is error_class
+    assert error.error_type == error_type

@@ -17,7 +17,7 @@ from claude_kit.errors import (
     ClaudeRateLimitedError,
     ClaudeTimeoutError,
 )
-from claude_kit.retry import retry_after_seconds, wait_full_jitter
+from claude_kit.retry import RetryPolicy, retry_after_seconds, wait_full_jitter
 from claude_kit.settings import RuntimeSettings
 from tests.unit.claude_kit.api_double import CTX, KeySource, ask, error, make_harness, message, raises
 
@@ -298,3 +298,69 @@ def test_an_ambiguous_failure_carries_its_count_to_the_caller():
         harness.service.create(ask(), CTX)
     assert raised.value.ambiguous_attempts == 1
     assert harness.records[0].possibly_billed_usd > 0
+
+
+def test_a_throttled_calls_record_shows_the_headroom_its_last_429_reported():
+    # Given an API that rate-limits every attempt and says how much of the window is left
+    harness = make_harness(settings=NO_FALLBACK)
+    headroom = {"anthropic_ratelimit_requests_remaining": "0", "anthropic_ratelimit_tokens_remaining": "1234"}
+    harness.api.queue(*[error(429, "rate_limit_error", **headroom)] * 5)
+
+    with pytest.raises(ClaudeRateLimitedError):
+        harness.service.create(ask(), CTX)
+
+    # Then the failed call's record carries those figures, not "unknown"
+    (record,) = harness.records
+    assert (record.ratelimit_requests_remaining, record.ratelimit_tokens_remaining) == (0, 1234)
+
+
+def test_the_policy_takes_every_limit_from_the_settings():
+    settings = RuntimeSettings(
+        rate_limit_max_attempts=7,
+        retry_base_seconds=0.25,
+        retry_max_backoff_seconds=9.0,
+        retry_after_max_seconds=45.0,
+        retry_ambiguous=True,
+    )
+
+    policy = RetryPolicy.from_settings(settings)
+
+    assert (
+        policy.max_attempts,
+        policy.base_seconds,
+        policy.max_backoff_seconds,
+        policy.retry_after_max_seconds,
+        policy.retry_ambiguous,
+    ) == (7, 0.25, 9.0, 45.0, True)
+
+
+def test_a_retry_after_of_exactly_the_maximum_is_waited_for():
+    harness = make_harness(settings=RuntimeSettings(retry_after_max_seconds=30))
+    harness.api.queue(error(429, "rate_limit_error", retry_after="30"), message("after the wait"))
+
+    assert harness.service.create(ask(), CTX).text == "after the wait"
+    assert harness.sleeps == [30.0]
+
+
+def test_a_sleep_that_would_end_exactly_at_the_deadline_is_not_taken():
+    # Given a Lambda with 5 s left and an API asking to wait exactly 5 s
+    harness = make_harness()
+    harness.api.queue(error(429, "rate_limit_error", retry_after="5"), message("too late"))
+    ctx = CallContext(route="batch", remaining_time_ms=lambda: 5_000)
+
+    # Then there is no time left to answer after it: the rate limit is raised without sleeping
+    with pytest.raises(ClaudeRateLimitedError):
+        harness.service.create(ask(), ctx)
+    assert harness.sleeps == []
+
+
+def test_the_backoff_window_scales_with_the_base_seconds():
+    # Given a base of 0.25 s: windows of 0.25, 0.5, 1 and 2 s
+    harness = make_harness(settings=RuntimeSettings(fallback_model=None, retry_base_seconds=0.25), seed=5)
+    harness.api.queue(*[error(429, "rate_limit_error")] * 5)
+
+    with pytest.raises(ClaudeRateLimitedError):
+        harness.service.create(ask(), CTX)
+
+    rng = random.Random(5)
+    assert harness.sleeps == [rng.uniform(0, window) for window in (0.25, 0.5, 1, 2)]

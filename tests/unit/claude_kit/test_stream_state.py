@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -157,3 +158,98 @@ def test_a_finished_tool_calls_arguments_count_in_the_estimate() -> None:
     assert state.generated_tokens_estimate() == pytest.approx(
         len('{"query": "' + "z" * 60 + '"}') / 3.5, abs=1
     )
+
+
+def final(**usage: int) -> dict[str, Any]:
+    return {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 42, **usage},
+    }
+
+
+ONE_HOUR_WRITES: dict[str, Any] = {
+    "cache_creation_input_tokens": 300,
+    "cache_creation": {"ephemeral_5m_input_tokens": 200, "ephemeral_1h_input_tokens": 100},
+}
+
+
+def test_the_message_is_started_finished_and_complete_only_as_its_events_say() -> None:
+    state = StreamState()
+    assert (state.started, state.output_estimated, state.complete) == (False, False, False)
+
+    state, _ = fold(start())
+    assert (state.message_id, state.started, state.output_estimated) == ("msg_1", True, True)
+
+    state, _ = fold(start(), final())
+    assert (state.stop_reason, state.output_estimated, state.complete) == ("end_turn", False, False)
+
+    state, _ = fold(start(), final(), {"type": "message_stop"})
+    assert state.complete is True
+
+
+def test_one_hour_cache_writes_reported_at_the_start_are_kept_to_the_end_or_the_cut() -> None:
+    expected = Usage(
+        input_tokens=10, output_tokens=42, cache_creation_input_tokens=300, cache_creation_1h_input_tokens=100
+    )
+    finished, _ = fold(start(**ONE_HOUR_WRITES), final())
+    assert finished.usage() == expected
+
+    cut, _ = fold(start(**ONE_HOUR_WRITES))
+    assert cut.usage() == Usage(
+        input_tokens=10, output_tokens=1, cache_creation_input_tokens=300, cache_creation_1h_input_tokens=100
+    )
+
+
+def test_a_cut_stream_never_reports_less_output_than_the_start_did() -> None:
+    # Given a start that reported 5 output tokens and no content after it
+    state, _ = fold(start(output_tokens=5))
+    assert state.usage().output_tokens == 5
+
+
+def test_text_pieces_add_to_the_text_a_block_started_with() -> None:
+    state, texts = fold(
+        start(),
+        block(0, {"type": "text", "text": "Hel"}),
+        delta(0, {"type": "text_delta", "text": "lo"}),
+        block(1, {"type": "text", "text": ""}),
+        delta(1, {"type": "text_delta", "text": "again"}),
+    )
+    assert texts == ["lo", "again"]
+    assert [b["text"] for b in state.blocks] == ["Hello", "again"]
+    # The blocks handed out are copies: changing them changes nothing in the state
+    state.blocks[0]["text"] = "changed"
+    assert state.blocks[0]["text"] == "Hello"
+    assert state.generated_tokens_estimate() == 2 + 2  # ceil(5 / 3.5) + ceil(5 / 3.5)
+
+
+def test_a_tool_call_started_with_its_input_counts_that_input() -> None:
+    state, _ = fold(
+        start(), block(0, {"type": "tool_use", "id": "tu_1", "name": "lookup", "input": {"q": "x" * 30}})
+    )
+    assert state.generated_tokens_estimate() == math.ceil(len('{"q": "' + "x" * 30 + '"}') / 3.5)
+
+
+def test_the_time_to_first_token_is_the_first_hand_on() -> None:
+    state = StreamState()
+    state.handed_on(120.0)
+    state.handed_on(340.0)
+    assert state.ttft_ms == 120.0
+
+
+def test_a_final_delta_reporting_no_output_is_taken_at_its_word() -> None:
+    state, _ = fold(start(), final(output_tokens=0))
+    assert state.usage().output_tokens == 0
+
+
+def test_a_tool_call_cut_in_pieces_counts_its_pieces_joined() -> None:
+    # Given a tool call's JSON arriving in three pieces, cut before its block stopped
+    state, _ = fold(
+        start(output_tokens=0),
+        block(0, {"type": "tool_use", "id": "tu_1", "name": "lookup", "input": {}}),
+        delta(0, {"type": "input_json_delta", "partial_json": '{"q'}),
+        delta(0, {"type": "input_json_delta", "partial_json": '": '}),
+        delta(0, {"type": "input_json_delta", "partial_json": '"x'}),
+    )
+    # Then the estimate is the joined text at 3.5 characters a token
+    assert state.generated_tokens_estimate() == math.ceil(len('{"q": "x') / 3.5)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+from typing import Any
+
 import pytest
 
 from claude_kit.calls import ClaudeRequest, Usage
@@ -11,7 +15,9 @@ from claude_kit.worst_case import Charge, input_tokens_bound, output_tokens_boun
 PRICES = load_price_table()
 
 
-def request(text: str = "x" * 4000, *, max_tokens: int = 1000, **params: object) -> ClaudeRequest:
+def request(
+    text: str | list[dict[str, Any]] = "x" * 4000, *, max_tokens: int = 1000, **params: object
+) -> ClaudeRequest:
     return ClaudeRequest(
         model="claude-sonnet-5-5",
         max_tokens=max_tokens,
@@ -85,3 +91,102 @@ def test_a_model_without_a_price_is_held_at_the_dearest_known_price() -> None:
 def test_charges_add_and_multiply() -> None:
     assert Charge(0.5, 10) + Charge(0.25, 5) == Charge(0.75, 15)
     assert Charge(0.5, 10) * 3 == Charge(1.5, 30)
+
+
+def test_the_system_prompt_counts_as_input() -> None:
+    with_system = ClaudeRequest(
+        model="claude-sonnet-5-5",
+        max_tokens=10,
+        messages=[{"role": "user", "content": "hi"}],
+        system="s" * 1000,
+    )
+
+    assert input_tokens_bound(with_system) == input_tokens_bound(request("hi")) + 500
+
+
+@pytest.mark.parametrize(
+    ("block", "tokens"),
+    [
+        # text and tool results count their text only: 1,000 bytes bound 500 tokens
+        ({"type": "text", "text": "t" * 1000}, 500),
+        ({"type": "tool_result", "tool_use_id": "t1", "content": "r" * 1000}, 500),
+        (
+            {"type": "tool_result", "tool_use_id": "t1", "content": [{"type": "text", "text": "r" * 1000}]},
+            500,
+        ),
+    ],
+)
+def test_text_and_tool_result_blocks_are_bounded_by_their_text(block: dict[str, Any], tokens: int) -> None:
+    assert input_tokens_bound(request([block])) == tokens + 4
+
+
+def test_values_json_cannot_encode_are_bounded_by_their_text() -> None:
+    # Given a tool input holding a Decimal (as DynamoDB returns numbers), which json cannot encode
+    block = {"type": "tool_use", "id": "t1", "name": "lookup", "input": {"n": Decimal("12.5")}}
+    call = request([block])
+
+    # Then it is bounded like its text, and the call is still priced
+    encoded = '{"type":"tool_use","id":"t1","name":"lookup","input":{"n":"12.5"}}'
+    assert input_tokens_bound(call) == math.ceil(len(encoded) / 2) + 4
+    worst = worst_case_attempt(call, models=["claude-sonnet-5-5"], prices=PRICES, caching=False)
+    assert worst.usd > 0
+
+
+@pytest.mark.parametrize(
+    "marked",
+    [
+        {
+            "system": [{"type": "text", "text": "x" * 4000, "cache_control": {"type": "ephemeral"}}],
+            "text": "",
+        },
+        {"text": [{"type": "text", "text": "x" * 4000, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]},
+        {
+            "tools": [
+                {
+                    "name": "lookup",
+                    "description": "x" * 3900,
+                    "input_schema": {"type": "object"},
+                    "cache_control": {"type": "ephemeral"},
+                }
+            ],
+            "text": "",
+        },
+    ],
+    ids=["system", "message", "tools"],
+)
+def test_a_cache_control_mark_prices_the_input_as_a_cache_write_even_with_caching_off(
+    marked: dict[str, Any],
+) -> None:
+    # Given a request that marks a cache breakpoint itself, in its system prompt, a message or its tools
+    call = ClaudeRequest(
+        model="claude-sonnet-5-5",
+        max_tokens=1000,
+        messages=[{"role": "user", "content": marked["text"]}],
+        system=marked.get("system"),
+        params={"tools": marked["tools"]} if "tools" in marked else {},
+    )
+
+    worst = worst_case_attempt(call, models=["claude-sonnet-5-5"], prices=PRICES, caching=False)
+
+    # Then its input is held at the 1-hour cache-write rate, the dearest one
+    rates = PRICES.models["claude-sonnet-5-5"]
+    inputs = input_tokens_bound(call)
+    assert worst.usd == pytest.approx((inputs * rates.cache_write_1h + 1000 * rates.output) / 1e6)
+
+
+def test_with_caching_plain_input_still_counts_where_it_is_the_dearest() -> None:
+    # Given prices (an environment's override) where plain input costs more than a cache write
+    prices = load_price_table(
+        {"claude-sonnet-5-5": {"input": 50.0, "cache_write_5m": 1.0, "cache_write_1h": 2.0}}
+    )
+
+    worst = worst_case_attempt(request(), models=["claude-sonnet-5-5"], prices=prices, caching=True)
+
+    # Then the call is held at the plain-input price: the prompt may be too short to be cached at all
+    assert worst.usd == pytest.approx((2004 * 50.0 + 1000 * prices.models["claude-sonnet-5-5"].output) / 1e6)
+
+
+def test_with_no_model_to_price_only_the_tokens_are_held() -> None:
+    worst = worst_case_attempt(request(), models=[], prices=PRICES, caching=False)
+
+    assert worst == Charge(usd=0.0, tokens=3004)
