@@ -80,8 +80,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy app.py infra functions local ops tests examples
 
+# Two workers (this machine's two cores); each test module stays on one of them (tests/conftest.py).
 test: install check-bundling lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

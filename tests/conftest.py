@@ -45,3 +45,13 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     for name in _REMOVED_ENV:
         monkeypatch.delenv(name, raising=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`make test` runs two workers, `--dist loadgroup`), each test module stays on one
+    worker, so its module-scoped stack, browser or fake starts once; the infrastructure tests all share one
+    worker, so the session's synth of every environment happens once."""
+    for item in items:
+        module = item.nodeid.split("::", 1)[0]
+        group = "infra" if module.startswith("tests/infra/") else module
+        item.add_marker(pytest.mark.xdist_group(group))
