@@ -8,30 +8,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from claude_kit.transaction import Transaction
 from claude_kit.user_quota import Allowance, UserQuota, UserQuotaExceededError
 from claude_kit.worst_case import Charge
-from local.guardrails import create_quota_table
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.fixtures.money import Clock, quota_table
 
 
 @pytest.fixture
 def table() -> Iterator[Any]:
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        create_quota_table(dynamodb.meta.client, "quota")
-        yield dynamodb.Table("quota")
+    with quota_table() as created:
+        yield created
 
 
 def item(table: Any, day: str) -> dict[str, Any]:
@@ -174,19 +162,12 @@ def test_a_refusal_says_what_was_used_what_was_needed_and_counts_itself(table, c
     assert sum(int(blob.get("QuotaRejections", [0])[0]) for blob in blobs) == 2
 
 
-def test_a_call_that_fills_the_allowance_exactly_fits() -> None:
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        create_quota_table(dynamodb.meta.client, "quota")
-        quota = UserQuota(
-            table=dynamodb.Table("quota"),
-            default=Allowance(usd=1.0, tokens=100),
-            now=Clock(datetime.now(UTC)),
-        )
-        assert quota.hold("u", Charge(usd=0.6, tokens=60)) is not None
-        assert quota.hold("u", Charge(usd=0.4, tokens=40)) is not None
-        with pytest.raises(UserQuotaExceededError):
-            quota.hold("u", Charge(usd=0.000000001, tokens=0))
+def test_a_call_that_fills_the_allowance_exactly_fits(table) -> None:
+    quota = UserQuota(table=table, default=Allowance(usd=1.0, tokens=100), now=Clock(datetime.now(UTC)))
+    assert quota.hold("u", Charge(usd=0.6, tokens=60)) is not None
+    assert quota.hold("u", Charge(usd=0.4, tokens=40)) is not None
+    with pytest.raises(UserQuotaExceededError):
+        quota.hold("u", Charge(usd=0.000000001, tokens=0))
 
 
 class Monotonic:

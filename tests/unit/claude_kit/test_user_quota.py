@@ -9,34 +9,22 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from claude_kit.transaction import Transaction
 from claude_kit.user_quota import Allowance, QuotaHold, UserQuota, UserQuotaExceededError
 from claude_kit.worst_case import Charge
-from local.guardrails import create_quota_table
+from tests.fixtures.money import Clock, quota_table
 
 NOON = datetime(2026, 12, 6, 12, tzinfo=UTC)
 SONNET, HAIKU = "claude-sonnet-5-5", "claude-haiku-5-5"
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def table() -> Iterator[Any]:
-    with mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        create_quota_table(dynamodb.meta.client, "quota")
-        yield dynamodb.Table("quota")
+    with quota_table() as created:
+        yield created
 
 
 def quota(
