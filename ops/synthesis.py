@@ -87,3 +87,16 @@ def synthesize(env_name: str, *, context: Mapping[str, Any] | None = None) -> Sy
         assembly = app.synth()
         templates = {stack.stack_name: stack.template for stack in assembly.stacks}
     return SynthesizedEnvironment(env_name=env_name, config=config, templates=templates, all_configs=configs)
+
+
+def synthesize_for_operator(env_name: str) -> SynthesizedEnvironment | None:
+    """`synthesize` for a bin/kit command: says what it is doing on stderr, and a bad environment is one line
+    there (then None: the command exits 2) rather than a traceback."""
+    import sys
+
+    sys.stderr.write(f"Synthesizing {contract.stack_name(env_name)} (no AWS account needed) ...\n")
+    try:
+        return synthesize(env_name)
+    except ConfigError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return None

@@ -15,7 +15,7 @@ from typing import Any
 
 from claude_kit.calls import Usage
 from claude_kit.pricing import load_price_table
-from infra.config import ConfigError, EnvironmentConfig
+from infra.config import EnvironmentConfig
 from ops.cost.data_files import AwsPrices, Workload, load_prices, load_workload
 from ops.cost.estimate import FIXED_ONCE_ACTIVE, Estimate, Part, Traffic, estimate
 from ops.cost.telemetry_size import TelemetrySize, measure
@@ -108,13 +108,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.calls_per_day < 0 or args.batch_items_per_day < 0:
         parser.error("--calls-per-day and --batch-items-per-day cannot be negative")
 
-    from ops.synthesis import synthesize  # the CDK loads in seconds: not before the arguments are checked
+    # The CDK loads in seconds: not before the arguments are checked.
+    from ops.synthesis import synthesize_for_operator
 
-    sys.stderr.write(f"Synthesizing claude-kit-{args.env} (no AWS account needed) ...\n")
-    try:
-        synthesized = synthesize(args.env)
-    except ConfigError as exc:
-        sys.stderr.write(f"{exc}\n")
+    if (synthesized := synthesize_for_operator(args.env)) is None:
         return 2
     prices, workload = load_prices(), load_workload()
     size = measure(model=synthesized.config.claude.model)

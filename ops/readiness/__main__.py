@@ -43,14 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # The CDK (and its Node.js process) only once there is something to synthesize: `--help` stays instant.
-    from infra.config import ConfigError
-    from ops.synthesis import synthesize
+    from ops.synthesis import synthesize_for_operator
 
-    sys.stderr.write(f"Synthesizing claude-kit-{args.env} (no AWS account needed) ...\n")
-    try:
-        synthesized = synthesize(args.env)
-    except ConfigError as exc:
-        sys.stderr.write(f"{exc}\n")
+    if (synthesized := synthesize_for_operator(args.env)) is None:
         return 2
     report = evaluate(synthesized, live=args.live)
     sys.stdout.write(RENDERERS[args.format](report) + "\n")
